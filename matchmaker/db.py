@@ -493,3 +493,32 @@ def set_setting(db: Database, key: str, value: str) -> None:
     with db.atomic():
         db.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+
+
+# --- loading files ----------------------------------------------------------------------
+
+
+def load_files(db: Database, paths, progress: bool | None = None) -> dict[str, int]:
+    """Read the files and write them in one transaction: all of them, or nothing.
+
+    A progress bar goes to a terminal, never into a pipe."""
+    import sys
+
+    from tqdm import tqdm
+
+    from .importer import read_files
+
+    loadset = read_files(paths, known=firm_keys(db))
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = tqdm(total=len(loadset), unit="行", desc="导入", disable=not progress,
+               file=sys.stderr, leave=False)
+    try:
+        with db.atomic():
+            upsert_firms(db, loadset.firms, bar.update)
+            upsert_demands(db, loadset.demands, bar.update)
+            upsert_relations(db, loadset.relations, progress=bar.update)
+    finally:
+        bar.close()
+    return {"firms": len(loadset.firms), "demands": len(loadset.demands),
+            "relations": len(loadset.relations)}
