@@ -136,25 +136,34 @@ def run_ours_cli(path: Path, directions=("demands",), top: int = 100, workdir=No
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fit_ours_inproc(path: Path, **params):
-    """A fitted Matcher over a set's files, built as the service builds it (database first)."""
-    from matchmaker import db as mdb
-    from matchmaker import importer, service
+def load_records(path: Path):
+    """(firms, demands, relations) as the CLI sees them: through a fresh database."""
+    from matchmaker import db as store
 
-    loaded = importer.read_files(set_files(path))
     tmp = Path(tempfile.mkdtemp(prefix="mm-quality-"))
     try:
-        database = mdb.open_db(tmp / "bench.db") if hasattr(mdb, "open_db") else mdb.connect(tmp / "bench.db")
-        mdb.load(database, loaded)
-        return service.build_matcher(database, **params)
+        database = store.open_db(tmp / "bench.db")
+        store.load_files(database, set_files(path), progress=False)
+        out = store.fetch_firms(database), store.fetch_demands(database), store.fetch_relations(database)
+        database.conn.close()
+        return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_ours_inproc(path: Path, directions=("demands",), top: int = 100, bench=None, **params) -> dict:
+def fit_ours_inproc(path: Path, records=None, **params):
+    """A fitted Matcher over a set, built as the CLI builds it (matchmaker.service)."""
+    from matchmaker import service
+
+    firms, demands, relations = records or load_records(path)
+    return service.build_matcher(firms, demands, relations, **params)
+
+
+def run_ours_inproc(path: Path, directions=("demands",), top: int = 100, bench=None, records=None,
+                    **params) -> dict:
     bench = bench or B.read_set(path)
     t0 = time.perf_counter()
-    matcher = fit_ours_inproc(path, **params)
+    matcher = fit_ours_inproc(path, records, **params)
     out = {"seconds": {"fit": time.perf_counter() - t0}}
     if "demands" in directions:
         out["demands"] = {d["demand_id"]: {m.credit_code: float(m.score) for m in matcher.rank_smes(d["demand_id"], top=top)}
@@ -255,9 +264,10 @@ def run_quality(paths, inproc=False, ablation=False, ours_run=None, ours_firm_ru
         if ours is not None:
             runs = {OURS: ours, **runs}
         if ablation:
+            records = load_records(path)
             for name, params in ABLATIONS.items():
                 try:
-                    r = run_ours_inproc(path, directions, top, bench, **params)
+                    r = run_ours_inproc(path, directions, top, bench, records, **params)
                     r.pop("seconds")
                     runs = {name: r, **runs}
                 except Exception as e:

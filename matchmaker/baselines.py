@@ -140,17 +140,21 @@ def _fallback_tokenize(text: str) -> list[str]:
     return [t for t in jieba.lcut(text.lower()) if t.strip() and not _PUNCT.match(t)]
 
 
-def tokenizer():
-    """The ranker's tokeniser (matchmaker.text) when present, else jieba words."""
+_TOKENIZERS: dict[bool, object] = {}
+
+
+def tokenizer(bigrams: bool = True):
+    """The ranker's tokeniser (matchmaker.text: words, plus character bigrams unless told
+    otherwise) without the taxonomy's dictionary, which is the ranker's own knowledge; jieba
+    words when matchmaker.text is absent."""
     try:
-        from matchmaker import text as mtext
+        from matchmaker.text import Tokenizer
     except ImportError:
         return _fallback_tokenize
-    for name in ("tokenize", "tokens", "tokenise"):
-        fn = getattr(mtext, name, None)
-        if callable(fn):
-            return lambda s, fn=fn: [t for t in fn(s) if t.strip() and not _PUNCT.match(t)]
-    return _fallback_tokenize
+    if bigrams not in _TOKENIZERS:
+        tok = Tokenizer(bigrams=bigrams)
+        _TOKENIZERS[bigrams] = tok.tokenize if bigrams else tok.words
+    return _TOKENIZERS[bigrams]
 
 
 def _top(scores: np.ndarray, ids: list[str], k: int) -> dict[str, float]:
@@ -182,6 +186,8 @@ class Baseline:
 
 
 class BM25(Baseline):
+    """Okapi BM25 (bm25s) over the ranker's tokens: words and character bigrams."""
+
     name = "BM25"
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, tokenize=None):
@@ -214,6 +220,8 @@ class BM25(Baseline):
 
 
 class CharTfidf(Baseline):
+    """Cosine over sublinear TF-IDF of character 1-3-grams: no segmenter, robust to wording."""
+
     name = "TF-IDF char 1-3"
 
     def _fit(self, texts):
@@ -226,6 +234,8 @@ class CharTfidf(Baseline):
 
 
 class WordTfidf(Baseline):
+    """Cosine over sublinear TF-IDF of segmenter words (no bigrams)."""
+
     name = "TF-IDF words"
 
     def __init__(self, tokenize=None):
@@ -233,7 +243,7 @@ class WordTfidf(Baseline):
 
     def _fit(self, texts):
         from sklearn.feature_extraction.text import TfidfVectorizer
-        tok = self.tokenize or tokenizer()
+        tok = self.tokenize or tokenizer(bigrams=False)
         self.vec_ = TfidfVectorizer(analyzer=tok, sublinear_tf=True)
         self.X_ = self.vec_.fit_transform(texts).T.tocsr()
 
