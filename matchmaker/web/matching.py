@@ -1,0 +1,169 @@
+"""The one fitted Matcher the web app keeps (app.state.matching).
+
+It is fitted once in the lifespan and kept current with `update_firm`/`update_demand` when a
+user creates or edits a record; a bulk import refits in a background thread and swaps the
+new model in when done, so no request ever waits for a fit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict, is_dataclass
+
+from matchmaker import db as dbmod
+
+log = logging.getLogger("matchmaker.web")
+
+
+def _as_dict(match) -> dict:
+    if is_dataclass(match):
+        return asdict(match)
+    if isinstance(match, dict):
+        return dict(match)
+    return {k: getattr(match, k) for k in ("credit_code", "demand_id", "score", "reasons")
+            if hasattr(match, k)}
+
+
+def _fit(db):
+    """A fitted Matcher over the database's records (service.build_matcher)."""
+    firms, demands, relations = (dbmod.fetch_firms(db), dbmod.fetch_demands(db),
+                                 dbmod.fetch_relations(db))
+    try:
+        from matchmaker.service import build_matcher
+    except ImportError:  # rank.py not installed: keep the pages usable with a plain overlap
+        return _OverlapMatcher().fit(firms, demands, relations)
+    return build_matcher(firms, demands, relations)
+
+
+class Matching:
+    def __init__(self, store):
+        self.store = store
+        self._model = None
+        self._lock = threading.RLock()
+        self._refitting = False
+        self.ready = threading.Event()
+
+    def load(self) -> "Matching":
+        model = _fit(self.store.db())
+        with self._lock:
+            self._model = model
+        self.ready.set()
+        return self
+
+    @property
+    def model(self):
+        with self._lock:
+            return self._model
+
+    def rank_smes(self, demand, top: int = 50) -> list[dict]:
+        model = self.model
+        if model is None:
+            return []
+        with self._lock:
+            return [_as_dict(m) for m in model.rank_smes(demand, top=top)]
+
+    def rank_demands(self, firm, top: int = 50) -> list[dict]:
+        model = self.model
+        if model is None:
+            return []
+        with self._lock:
+            return [_as_dict(m) for m in model.rank_demands(firm, top=top)]
+
+    def update_firm(self, record: dict) -> None:
+        with self._lock:
+            if self._model is not None:
+                self._model.update_firm(record)
+
+    def update_demand(self, record: dict) -> None:
+        with self._lock:
+            if self._model is not None:
+                self._model.update_demand(record)
+
+    def refit_in_background(self) -> threading.Thread | None:
+        """Refit after a bulk import without blocking requests; the old model answers
+        until the new one is ready."""
+        with self._lock:
+            if self._refitting:
+                return None
+            self._refitting = True
+
+        def run():
+            try:
+                model = _fit(self.store.db())
+                with self._lock:
+                    self._model = model
+            except Exception:  # keep serving the old model; the log says why
+                log.exception("background refit failed")
+            finally:
+                with self._lock:
+                    self._refitting = False
+
+        thread = threading.Thread(target=run, name="matchmaker-refit", daemon=True)
+        thread.start()
+        return thread
+
+
+class _OverlapMatcher:
+    """Stand-in used only while rank.py is absent: character-bigram overlap, same interface."""
+
+    def fit(self, firms, demands, relations, taxonomy=None):
+        self.firms_ = {f["credit_code"]: f for f in firms}
+        self.demands_ = {d["demand_id"]: d for d in demands}
+        return self
+
+    @staticmethod
+    def _grams(text: str) -> set[str]:
+        text = "".join(ch for ch in text if ch.strip())
+        return {text[i:i + 2] for i in range(len(text) - 1)}
+
+    def _firm_text(self, f):
+        return " ".join([f.get("name", ""), " ".join(f.get("chains", [])),
+                         " ".join(f.get("segments", [])), f.get("products", ""),
+                         f.get("technologies", ""), f.get("description", "")])
+
+    def _demand_text(self, d):
+        return " ".join([d.get("title", ""), d.get("description", ""), d.get("specs", ""),
+                         " ".join(d.get("chains", []))])
+
+    def _score(self, d, f):
+        a, b = self._grams(self._demand_text(d)), self._grams(self._firm_text(f))
+        common = a & b
+        score = len(common) / (len(a) ** 0.5 * len(b) ** 0.5 or 1)
+        chain = next((c for c in d.get("chains", []) if c in f.get("chains", [])), "")
+        seg = (f.get("segments") or [""])[0]
+        reasons = {"terms": sorted(common, key=len, reverse=True)[:8],
+                   "path": [d.get("title", ""), chain, seg, f.get("name", "")],
+                   "relations": [], "tier": "、".join(f.get("tiers", [])),
+                   "parts": {"text": score, "graph": 0.0, "prior": 0.0}}
+        return score, reasons
+
+    def rank_smes(self, demand, top=50):
+        d = self.demands_.get(demand) if isinstance(demand, str) else demand
+        if d is None:
+            return []
+        out = []
+        for code, f in self.firms_.items():
+            if f.get("role") != "sme":
+                continue
+            s, r = self._score(d, f)
+            out.append({"credit_code": code, "score": round(s, 4), "reasons": r})
+        return sorted(out, key=lambda m: -m["score"])[:top]
+
+    def rank_demands(self, firm, top=50):
+        f = self.firms_.get(firm) if isinstance(firm, str) else firm
+        if f is None:
+            return []
+        out = []
+        for did, d in self.demands_.items():
+            if d.get("status") != "open":
+                continue
+            s, r = self._score(d, f)
+            out.append({"demand_id": did, "score": round(s, 4), "reasons": r})
+        return sorted(out, key=lambda m: -m["score"])[:top]
+
+    def update_firm(self, record):
+        self.firms_[record["credit_code"]] = record
+
+    def update_demand(self, record):
+        self.demands_[record["demand_id"]] = record

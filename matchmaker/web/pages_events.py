@@ -1,0 +1,441 @@
+"""The organizer's event workspace over events.py: create, invite, pair, review, lock/move,
+publish, sheets, day-of check-in and no-shows, outcomes."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from matchmaker import db as dbmod
+from matchmaker.errors import UserError
+from matchmaker.web import auth
+from matchmaker.web.auth import endpoint
+from matchmaker.web.errors import WebError, not_found
+from matchmaker.web.pages_org import OUTCOME_NAMES
+from matchmaker.web.pages_sme import slot_time
+from matchmaker.web.store import row, rows, scalar
+from matchmaker.web.views import (TIERS, db_of, flash, is_htmx, path_int, redirect, render,
+                                  split_list)
+
+SHEET_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
+               "pdf": "application/pdf"}
+
+
+def _events_module():
+    try:
+        from matchmaker import events
+    except ImportError:
+        raise WebError("活动管理功能暂未启用，请稍后再试。", 503)
+    return events
+
+
+def _call(name: str, *args, **kwargs):
+    fn = getattr(_events_module(), name, None)
+    if fn is None:
+        raise WebError("该功能暂未开放。", 501)
+    return fn(*args, **kwargs)
+
+
+def _event_or_404(db, request: Request) -> dict:
+    eid = path_int(request, "event_id", "活动")
+    event = row(db, "SELECT * FROM events WHERE id = ?", [eid])
+    if event is None:
+        raise not_found("活动")
+    return event
+
+
+def _write(request: Request, fn, *args, **kwargs):
+    """Run an events.py action in one short write transaction."""
+    with request.app.state.store.write() as wdb:
+        return fn(wdb, *args, **kwargs)
+
+
+# --- list and create ----------------------------------------------------------------------
+
+
+def _event_from_form(form) -> tuple[dict, dict]:
+    errors = {}
+    values = {k: str(form.get(k, "")).strip() for k in
+              ("name", "date", "start", "slots", "slot_minutes", "tables", "venue")}
+    if not values["name"] or len(values["name"]) > 80:
+        errors["name"] = "请填写活动名称（80字以内）。"
+    try:
+        date.fromisoformat(values["date"])
+    except ValueError:
+        errors["date"] = "请填写日期，格式 YYYY-MM-DD。"
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", values["start"]):
+        errors["start"] = "开始时间格式为 HH:MM，如 09:00。"
+    limits = {"slots": (1, 100, "洽谈轮次"), "slot_minutes": (5, 240, "每轮时长"), "tables": (1, 1000, "洽谈桌数")}
+    parsed = {}
+    for key, (lo, hi, label) in limits.items():
+        try:
+            parsed[key] = int(values[key])
+            if not lo <= parsed[key] <= hi:
+                raise ValueError
+        except ValueError:
+            errors[key] = f"{label}应为 {lo}–{hi} 之间的整数。"
+    if len(values["venue"]) > 100:
+        errors["venue"] = "地点请控制在100字以内。"
+    return {**values, **parsed}, errors
+
+
+@endpoint("organizer")
+async def event_list(request: Request):
+    db = db_of(request)
+    ctx = {"errors": {}, "values": {"start": "09:00", "slots": 8, "slot_minutes": 20, "tables": 10}}
+    if request.method == "POST":
+        form = await auth.read_form(request)
+        values, errors = _event_from_form(form)
+        if not errors:
+            try:
+                eid = _write(request, _events_module().create_event, name=values["name"],
+                             date=values["date"], start=values["start"], slots=values["slots"],
+                             slot_minutes=values["slot_minutes"], tables=values["tables"],
+                             venue=values["venue"] or None)
+            except UserError as exc:
+                errors["form"] = exc.message
+            else:
+                flash(request, "活动已创建，请邀请参会企业。")
+                return redirect(f"/events/{eid}")
+        ctx = {"errors": errors, "values": values}
+    events = rows(db, "SELECT e.*, (SELECT COUNT(*) FROM participants p WHERE p.event_id = e.id) AS firms, "
+                      "(SELECT COUNT(*) FROM meetings m WHERE m.event_id = e.id) AS meetings "
+                      "FROM events e ORDER BY e.date DESC, e.id DESC")
+    return render(request, "events/list.html", {**ctx, "events": events},
+                  status_code=422 if ctx["errors"] else 200)
+
+
+# --- the workspace ------------------------------------------------------------------------
+
+
+def _workspace(db, event: dict) -> dict:
+    eid = event["id"]
+    participants = rows(db, "SELECT p.*, f.name, f.role AS firm_role, f.tiers, f.district FROM participants p "
+                            "JOIN firms f ON f.credit_code = p.credit_code WHERE p.event_id = ? "
+                            "ORDER BY f.role, f.name", [eid])
+    meetings = rows(db, "SELECT m.*, l.name AS leader_name, s.name AS sme_name, d.title AS demand_title, "
+                        "o.result, o.note FROM meetings m "
+                        "LEFT JOIN firms l ON l.credit_code = m.leader LEFT JOIN firms s ON s.credit_code = m.sme "
+                        "LEFT JOIN demands d ON d.demand_id = m.demand_id "
+                        "LEFT JOIN outcomes o ON o.meeting_id = m.id "
+                        "WHERE m.event_id = ? ORDER BY m.slot, m.table_no", [eid])
+    slots = int(event.get("slots") or 0)
+    tables = int(event.get("tables") or 0)
+    grid = {(m["slot"], m["table_no"]): m for m in meetings}
+    slot_rows = [{"slot": s, "time": slot_time(event["start"], event["slot_minutes"], s),
+                  "cells": [grid.get((s, t)) for t in range(1, tables + 1)]} for s in range(1, slots + 1)]
+    unmatched = [p for p in participants if p["firm_role"] == "sme"
+                 and not any(m["sme"] == p["credit_code"] for m in meetings)]
+    requests = rows(db, "SELECT r.*, s.name AS sme_name, l.name AS leader_name FROM meeting_requests r "
+                        "JOIN firms s ON s.credit_code = r.sme JOIN firms l ON l.credit_code = r.leader "
+                        "WHERE r.event_id = ? ORDER BY r.id DESC", [eid])
+    stats = {"leaders": sum(1 for p in participants if p["firm_role"] == "leader"),
+             "smes": sum(1 for p in participants if p["firm_role"] == "sme"),
+             "meetings": len(meetings), "locked": sum(1 for m in meetings if m["locked"]),
+             "checked_in": sum(1 for p in participants if p["checked_in"]),
+             "no_show": sum(1 for p in participants if p["no_show"]),
+             "outcomes": sum(1 for m in meetings if m.get("result")),
+             "requests_accepted": sum(1 for r in requests if r["status"] == "accepted")}
+    return {"participants": participants, "meetings": meetings, "slot_rows": slot_rows,
+            "tables": list(range(1, tables + 1)), "unmatched": unmatched, "requests": requests,
+            "stats": stats}
+
+
+def _chain_names(db) -> list[str]:
+    from matchmaker.web.pages_org import _chain_names as names
+
+    return names(db)
+
+
+@endpoint("organizer")
+async def event_workspace(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    data = _workspace(db, event)
+    return render(request, "events/workspace.html", {
+        "event": event, **data, "chains": _chain_names(db), "outcome_names": OUTCOME_NAMES,
+        "tab": request.query_params.get("tab", "schedule")})
+
+
+def _firms_for_invite(request: Request, db, event: dict, form) -> list[str]:
+    mode = str(form.get("mode", "firms"))
+    if mode == "firms":
+        keys = split_list(form.get("firms", "")) + [str(v) for v in form.getlist("codes")]
+        return [k for k in dict.fromkeys(keys) if k]
+    if mode == "chain":
+        chain = str(form.get("chain", ""))
+        quoted = f"%{json.dumps(chain, ensure_ascii=False)}%"
+        roles = [r for r in form.getlist("roles") if r in ("leader", "sme")] or ["leader", "sme"]
+        marks = ",".join("?" * len(roles))
+        return [r["credit_code"] for r in rows(
+            db, f"SELECT credit_code FROM firms WHERE chains LIKE ? AND role IN ({marks})", [quoted, *roles])]
+    if mode == "tier":
+        tier = str(form.get("tier", ""))
+        if tier not in TIERS:
+            raise WebError("请选择资质。", 422)
+        quoted = f"%{json.dumps(tier, ensure_ascii=False)}%"
+        return [r["credit_code"] for r in rows(
+            db, "SELECT credit_code FROM firms WHERE role = 'sme' AND tiers LIKE ?", [quoted])]
+    if mode == "match":
+        # the SMEs ranked highest for the invited leaders' open demands
+        try:
+            per = max(1, min(50, int(form.get("per_demand", 5))))
+        except ValueError:
+            per = 5
+        leaders = [r["credit_code"] for r in rows(
+            db, "SELECT p.credit_code FROM participants p JOIN firms f ON f.credit_code = p.credit_code "
+                "WHERE p.event_id = ? AND f.role = 'leader'", [event["id"]])]
+        if not leaders:
+            raise WebError("请先邀请链主企业，再按匹配结果邀请中小企业。", 409)
+        marks = ",".join("?" * len(leaders))
+        demand_ids = [r["demand_id"] for r in rows(
+            db, f"SELECT demand_id FROM demands WHERE status = 'open' AND leader IN ({marks})", leaders)]
+        matching = request.app.state.matching
+        codes = []
+        for did in demand_ids:
+            try:
+                codes += [m["credit_code"] for m in matching.rank_smes(did, top=per)]
+            except KeyError:
+                continue
+        return list(dict.fromkeys(codes))
+    raise WebError("未知的邀请方式。", 422)
+
+
+@endpoint("organizer")
+async def event_invite(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    form = await auth.read_form(request)
+    codes = await run_in_threadpool(_firms_for_invite, request, db_of(request), event, form)
+    if not codes:
+        raise WebError("没有符合条件的企业可邀请。", 422)
+    try:
+        invited = _write(request, _events_module().invite, event["id"], codes)
+    except UserError as exc:
+        raise WebError(exc.message, 422)
+    flash(request, f"已邀请 {len(invited) if invited is not None else len(codes)} 家企业。")
+    return redirect(f"/events/{event['id']}?tab=firms")
+
+
+@endpoint("organizer")
+async def event_pair(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    form = await auth.read_form(request)
+    max_per_sme = None
+    if str(form.get("max_per_sme", "")).strip():
+        try:
+            max_per_sme = int(form.get("max_per_sme"))
+            if not 1 <= max_per_sme <= 100:
+                raise ValueError
+        except ValueError:
+            raise WebError("每家中小企业的洽谈上限应为 1–100 之间的整数。", 422)
+    store = request.app.state.store
+    events = _events_module()
+
+    def work():
+        with store.write() as wdb:
+            return events.run_pairing(wdb, event["id"], max_per_sme=max_per_sme)
+
+    try:
+        await run_in_threadpool(work)
+    except UserError as exc:
+        raise WebError(exc.message, 422)
+    n = scalar(db, "SELECT COUNT(*) FROM meetings WHERE event_id = ?", [event["id"]])
+    flash(request, f"配对完成：共安排 {n} 场洽谈。请审核后锁定或调整，再发布。")
+    return redirect(f"/events/{event['id']}")
+
+
+@endpoint("organizer")
+async def event_publish(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    try:
+        _write(request, _events_module().publish, event["id"])
+    except UserError as exc:
+        raise WebError(exc.message, 409)
+    flash(request, "日程已发布，参会企业可在“活动日程”中查看。")
+    return redirect(f"/events/{event['id']}")
+
+
+def _meeting_or_404(db, event: dict, request: Request) -> dict:
+    mid = path_int(request, "meeting_id", "洽谈")
+    m = row(db, "SELECT * FROM meetings WHERE id = ? AND event_id = ?", [mid, event["id"]])
+    if m is None:
+        raise not_found("洽谈")
+    return m
+
+
+@endpoint("organizer")
+async def meeting_lock(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    m = _meeting_or_404(db, event, request)
+    events = _events_module()
+    fn = getattr(events, "lock_meeting", None) or getattr(events, "set_locked", None)
+    if fn is None:
+        raise WebError("该功能暂未开放。", 501)
+    try:
+        _write(request, fn, m["id"], not m["locked"])
+    except UserError as exc:
+        raise WebError(exc.message, 409)
+    if is_htmx(request):
+        m = row(db, "SELECT * FROM meetings WHERE id = ?", [m["id"]])
+        return render(request, "events/_lock_button.html", {"event": event, "m": m})
+    flash(request, "已锁定该场洽谈。" if not m["locked"] else "已解除锁定。")
+    return redirect(f"/events/{event['id']}")
+
+
+@endpoint("organizer")
+async def meeting_move(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    m = _meeting_or_404(db, event, request)
+    form = await auth.read_form(request)
+    try:
+        slot = int(form.get("slot", ""))
+        table = int(form.get("table", ""))
+    except ValueError:
+        raise WebError("请填写目标轮次和桌号。", 422)
+    if not (1 <= slot <= event["slots"] and 1 <= table <= event["tables"]):
+        raise WebError(f"轮次应在 1–{event['slots']}，桌号应在 1–{event['tables']}。", 422)
+    try:
+        _write(request, _events_module().move_meeting, m["id"], slot, table)
+    except UserError as exc:
+        raise WebError(exc.message, 409)
+    flash(request, f"已调整至第{slot}轮 {table}号桌。")
+    return redirect(f"/events/{event['id']}")
+
+
+@endpoint("organizer")
+async def meeting_outcome(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    m = _meeting_or_404(db, event, request)
+    form = await auth.read_form(request)
+    result = str(form.get("result", ""))
+    if result not in OUTCOME_NAMES:
+        raise WebError("请选择对接结果。", 422)
+    note = str(form.get("note", "")).strip()[:500]
+    amount_raw = str(form.get("amount", "")).strip()
+    amount = None
+    if amount_raw:
+        try:
+            amount = float(amount_raw)
+            if amount < 0 or amount > 1e7:
+                raise ValueError
+        except ValueError:
+            raise WebError("意向金额（万元）应为非负数。", 422)
+    user = auth.current_user(request)
+    try:
+        _write(request, _events_module().record_outcome, m["id"], result, amount=amount, note=note,
+               recorded_by=user["username"])
+    except UserError as exc:
+        raise WebError(exc.message, 409)
+    flash(request, "对接结果已记录。")
+    return redirect(f"/events/{event['id']}?tab=outcomes")
+
+
+@endpoint("organizer")
+async def event_checkin(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    if request.method == "POST":
+        form = await auth.read_form(request)
+        code = str(form.get("firm", ""))
+        action = str(form.get("action", ""))
+        if not row(db, "SELECT 1 AS x FROM participants WHERE event_id = ? AND credit_code = ?",
+                   [event["id"], code]):
+            raise not_found("参会企业")
+        events = _events_module()
+        try:
+            if action == "checkin":
+                _write(request, events.check_in, event["id"], code)
+            elif action == "noshow":
+                _write(request, events.mark_no_show, event["id"], code)
+            elif action == "undo":
+                fn = getattr(events, "undo_check_in", None)
+                if fn is None:
+                    with request.app.state.store.write() as wdb:
+                        wdb.execute("UPDATE participants SET checked_in = 0, no_show = 0 "
+                                    "WHERE event_id = ? AND credit_code = ?", [event["id"], code])
+                else:
+                    _write(request, fn, event["id"], code)
+            else:
+                raise WebError("未知的操作。", 422)
+        except UserError as exc:
+            if isinstance(exc, WebError):
+                raise
+            raise WebError(exc.message, 409)
+        if is_htmx(request):
+            p = row(db, "SELECT p.*, f.name, f.role AS firm_role FROM participants p JOIN firms f "
+                        "ON f.credit_code = p.credit_code WHERE p.event_id = ? AND p.credit_code = ?",
+                    [event["id"], code])
+            return render(request, "events/_checkin_row.html", {"event": event, "p": p})
+        return redirect(f"/events/{event['id']}/checkin")
+    participants = rows(db, "SELECT p.*, f.name, f.role AS firm_role FROM participants p JOIN firms f "
+                            "ON f.credit_code = p.credit_code WHERE p.event_id = ? ORDER BY f.role, f.name",
+                        [event["id"]])
+    q = request.query_params.get("q", "").strip()
+    if q:
+        participants = [p for p in participants if q in p["name"] or q in p["credit_code"]]
+    return render(request, "events/checkin.html", {"event": event, "participants": participants, "q": q})
+
+
+@endpoint("organizer")
+async def event_repair(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    store = request.app.state.store
+    events = _events_module()
+
+    def work():
+        with store.write() as wdb:
+            return events.repair(wdb, event["id"])
+
+    try:
+        await run_in_threadpool(work)
+    except AttributeError:
+        raise WebError("该功能暂未开放。", 501)
+    except UserError as exc:
+        raise WebError(exc.message, 409)
+    flash(request, "已根据到场情况重排剩余轮次。")
+    return redirect(f"/events/{event['id']}")
+
+
+@endpoint("organizer")
+async def event_sheet(request: Request):
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    fmt = request.path_params["fmt"]
+    if fmt not in SHEET_TYPES:
+        raise not_found("对接表格式")
+    try:
+        from matchmaker import sheets
+    except ImportError:
+        raise WebError("对接表导出暂未启用。", 503)
+    store = request.app.state.store
+
+    def work():
+        return sheets.render_event(store.db(), event["id"], fmt)
+
+    try:
+        body = await run_in_threadpool(work)
+    except AttributeError:
+        raise WebError("对接表导出暂未启用。", 503)
+    except UserError as exc:
+        raise WebError(exc.message, 409)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    from urllib.parse import quote
+
+    filename = quote(f"{event['name']}-对接表.{fmt}")
+    disposition = "inline" if fmt in ("html", "pdf") else "attachment"
+    return Response(body, media_type=SHEET_TYPES[fmt],
+                    headers={"Content-Disposition": f"{disposition}; filename*=UTF-8''{filename}"})

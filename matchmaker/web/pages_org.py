@@ -1,0 +1,292 @@
+"""Organizers: dashboard with charts, firm directory and import, chain maps with gaps."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from matchmaker import db as dbmod
+from matchmaker.errors import UserError
+from matchmaker.web import auth, charts
+from matchmaker.web.auth import endpoint
+from matchmaker.web.errors import WebError, not_found
+from matchmaker.web.store import rows, scalar
+from matchmaker.web.views import (QINGDAO_DISTRICTS, db_of, flash, get_firm_or_404, int_param,
+                                  is_htmx, redirect, render)
+
+OUTCOME_NAMES = {"intent": "达成意向", "signed": "签约", "follow_up": "持续跟进", "no_fit": "不匹配",
+                 "no_show": "未到场"}
+
+
+@endpoint("organizer")
+async def dashboard(request: Request):
+    db = db_of(request)
+    stats = {
+        "leaders": scalar(db, "SELECT COUNT(*) FROM firms WHERE role = 'leader'"),
+        "smes": scalar(db, "SELECT COUNT(*) FROM firms WHERE role = 'sme'"),
+        "demands_open": scalar(db, "SELECT COUNT(*) FROM demands WHERE status = 'open'"),
+        "demands": scalar(db, "SELECT COUNT(*) FROM demands"),
+        "events": scalar(db, "SELECT COUNT(*) FROM events"),
+        "meetings": scalar(db, "SELECT COUNT(*) FROM meetings"),
+        "requests_pending": scalar(db, "SELECT COUNT(*) FROM meeting_requests WHERE status = 'pending'"),
+        "outcomes": scalar(db, "SELECT COUNT(*) FROM outcomes"),
+    }
+    chain_counts: Counter = Counter()
+    for r in rows(db, "SELECT chains FROM demands WHERE status = 'open'"):
+        for c in json.loads(r["chains"] or "[]"):
+            chain_counts[c] += 1
+    tier_counts: Counter = Counter()
+    for r in rows(db, "SELECT tiers FROM firms WHERE role = 'sme'"):
+        for t in json.loads(r["tiers"] or "[]"):
+            tier_counts[t] += 1
+    outcome_counts = Counter({OUTCOME_NAMES.get(r["result"], r["result"] or "未填写"): r["n"]
+                              for r in rows(db, "SELECT result, COUNT(*) AS n FROM outcomes GROUP BY result")})
+    events = rows(db, "SELECT e.*, (SELECT COUNT(*) FROM participants p WHERE p.event_id = e.id) AS firms, "
+                      "(SELECT COUNT(*) FROM meetings m WHERE m.event_id = e.id) AS meetings "
+                      "FROM events e ORDER BY e.date DESC LIMIT 8")
+    chart_chains = charts.bar_chart(chain_counts.most_common(10), title="各产业链征集中的需求",
+                                    unit="项", testid="chart-chains")
+    chart_tiers = charts.bar_chart(tier_counts.most_common(), title="中小企业资质分布", unit="家",
+                                   testid="chart-tiers")
+    chart_outcomes = charts.bar_chart(outcome_counts.most_common(), title="对接成果", unit="场",
+                                      color=charts.RED, testid="chart-outcomes")
+    return render(request, "org/dashboard.html", {
+        "stats": stats, "events": events, "chart_chains": chart_chains,
+        "chart_tiers": chart_tiers, "chart_outcomes": chart_outcomes})
+
+
+@endpoint("organizer")
+async def firm_list(request: Request):
+    db = db_of(request)
+    p = request.query_params
+    q, role, tier, chain, district = (p.get(k, "").strip()[:50] for k in
+                                      ("q", "role", "tier", "chain", "district"))
+    page = int_param(request, "page", 1, 1, 10_000)
+    per = 50
+    where, params = [], []
+    if q:
+        where.append("(name LIKE ? OR credit_code LIKE ? OR products LIKE ? OR technologies LIKE ?)")
+        params += [f"%{q}%"] * 4
+    if role in ("leader", "sme"):
+        where.append("role = ?")
+        params.append(role)
+    if tier:
+        where.append("tiers LIKE ?")
+        params.append(f"%{json.dumps(tier, ensure_ascii=False)}%")
+    if chain:
+        where.append("chains LIKE ?")
+        params.append(f"%{json.dumps(chain, ensure_ascii=False)}%")
+    if district:
+        where.append("district = ?")
+        params.append(district)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    total = scalar(db, "SELECT COUNT(*) FROM firms" + clause, params)
+    found = [dbmod.firm_record(r) for r in rows(
+        db, "SELECT * FROM firms" + clause + " ORDER BY role, name LIMIT ? OFFSET ?",
+        params + [per, (page - 1) * per])]
+    ctx = {"firms": found, "total": total, "page": page, "pages": max(1, -(-total // per)),
+           "filters": {"q": q, "role": role, "tier": tier, "chain": chain, "district": district},
+           "chains": _chain_names(db)}
+    if is_htmx(request):
+        return render(request, "org/_firm_rows.html", ctx)
+    return render(request, "org/firms.html", ctx)
+
+
+@endpoint("organizer")
+async def firm_detail(request: Request):
+    db = db_of(request)
+    firm = get_firm_or_404(db, request.path_params["credit_code"])
+    demands = [dbmod.demand_record(r) for r in rows(db, "SELECT * FROM demands WHERE leader = ?",
+                                                    [firm["credit_code"]])]
+    relations = rows(db, "SELECT r.*, a.name AS a_name, b.name AS b_name FROM relations r "
+                         "JOIN firms a ON a.credit_code = r.firm_a JOIN firms b ON b.credit_code = r.firm_b "
+                         "WHERE r.firm_a = ? OR r.firm_b = ? LIMIT 100",
+                     [firm["credit_code"], firm["credit_code"]])
+    users = rows(db, "SELECT username, display_name, active FROM users WHERE firm = ?", [firm["credit_code"]])
+    recs = []
+    if firm["role"] == "sme":
+        try:
+            recs = await run_in_threadpool(request.app.state.matching.rank_demands, firm["credit_code"], 10)
+        except (KeyError, ValueError):
+            recs = []
+        titles = {r["demand_id"]: r["title"] for r in rows(db, "SELECT demand_id, title FROM demands")}
+        recs = [dict(m, title=titles.get(m["demand_id"], "")) for m in recs]
+    return render(request, "org/firm.html", {"firm": firm, "demands": demands, "relations": relations,
+                                             "users": users, "recommendations": recs})
+
+
+@endpoint("organizer")
+async def firm_import(request: Request):
+    if request.method == "GET":
+        return render(request, "org/import.html", {})
+    form = await auth.read_form(request)
+    uploads = [u for u in form.getlist("files") if hasattr(u, "read") and u.filename]
+    if not uploads:
+        return render(request, "org/import.html", {"error": "请选择要上传的文件（XLSX 或 CSV）。"},
+                      status_code=422)
+    sources = [(u.filename, await u.read()) for u in uploads]
+    store = request.app.state.store
+    from matchmaker.importer import ImportFailed, read_sources
+
+    def work():
+        loaded = read_sources(sources, known=dbmod.firm_keys(store.db()))
+        if not len(loaded):
+            raise WebError("文件中没有可导入的记录。", 422)
+        with store.write() as wdb:
+            dbmod.upsert_firms(wdb, loaded.firms)
+            dbmod.upsert_demands(wdb, loaded.demands)
+            dbmod.upsert_relations(wdb, loaded.relations)
+        return loaded
+
+    try:
+        loaded = await run_in_threadpool(work)
+    except ImportFailed as exc:
+        return render(request, "org/import.html", {"faults": exc.faults}, status_code=422)
+    except UserError as exc:
+        return render(request, "org/import.html", {"error": exc.message}, status_code=exc.status_code)
+    request.app.state.matching.refit_in_background()
+    flash(request, f"导入完成：企业 {len(loaded.firms)} 家，需求 {len(loaded.demands)} 条，"
+                   f"合作关系 {len(loaded.relations)} 条。匹配模型正在后台更新。")
+    return redirect("/firms")
+
+
+# --- chain maps ---------------------------------------------------------------------------
+
+
+def _chain_names(db) -> list[str]:
+    names = {r["name"] for r in rows(db, "SELECT name FROM chains")}
+    for table in ("firms", "demands"):
+        for r in rows(db, f"SELECT DISTINCT chains FROM {table}"):
+            names.update(json.loads(r["chains"] or "[]"))
+    return sorted(n for n in names if n)
+
+
+def is_local(district: str) -> bool:
+    district = district or ""
+    return district in QINGDAO_DISTRICTS or "青岛" in district
+
+
+def _taxonomy_segments(db, chain: str) -> tuple[list[dict], list[tuple[str, str]]]:
+    """[{name, stage, terms}] and supply edges (segment names) for a chain: from the database's
+    segments table when filled, else from taxonomy.py, else from the firms' own segments."""
+    segs = [{"name": r["name"], "stage": r["stage"] or "", "terms": json.loads(r["terms"] or "[]")}
+            for r in rows(db, "SELECT name, stage, terms FROM segments WHERE chain = ?", [chain])]
+    edges: list[tuple[str, str]] = []
+    if not segs:
+        try:
+            from matchmaker.taxonomy import load_taxonomy
+
+            tax = load_taxonomy()
+            segs, edges = _segments_from_taxonomy(tax, chain)
+        except Exception:  # no taxonomy yet: fall back to what the firms say about themselves
+            segs = []
+    if not segs:
+        names: Counter = Counter()
+        for r in rows(db, "SELECT segments FROM firms WHERE chains LIKE ?",
+                      [f"%{json.dumps(chain, ensure_ascii=False)}%"]):
+            names.update(json.loads(r["segments"] or "[]"))
+        segs = [{"name": n, "stage": "", "terms": [n]} for n, _ in names.most_common(18)]
+    return segs, edges
+
+
+def _segments_from_taxonomy(tax, chain: str):
+    """Read chain -> segments from the taxonomy object, tolerating dict or object shapes."""
+    chains = tax.get("chains") if isinstance(tax, dict) else getattr(tax, "chains", None)
+    if callable(chains):
+        chains = chains()
+    entry = None
+    if isinstance(chains, dict):
+        entry = chains.get(chain)
+    elif isinstance(chains, list):
+        entry = next((c for c in chains if (c.get("name") if isinstance(c, dict)
+                                           else getattr(c, "name", None)) == chain), None)
+    if entry is None:
+        return [], []
+    get = (lambda o, k, d=None: o.get(k, d)) if isinstance(entry, dict) else \
+        (lambda o, k, d=None: getattr(o, k, d))
+    segs = []
+    for s in get(entry, "segments", []) or []:
+        g = (lambda k, d=None: s.get(k, d)) if isinstance(s, dict) else (lambda k, d=None: getattr(s, k, d))
+        segs.append({"name": g("name", ""), "stage": g("stage", "") or g("position", "") or "",
+                     "terms": list(g("terms", []) or [])})
+    edges = []
+    for e in get(entry, "edges", []) or get(entry, "supply", []) or []:
+        if isinstance(e, dict):
+            edges.append((e.get("from") or e.get("source"), e.get("to") or e.get("target")))
+        elif isinstance(e, (list, tuple)) and len(e) >= 2:
+            edges.append((e[0], e[1]))
+    return [s for s in segs if s["name"]], edges
+
+
+def chain_data(db, chain: str) -> dict:
+    segs, edges = _taxonomy_segments(db, chain)
+    quoted = f"%{json.dumps(chain, ensure_ascii=False)}%"
+    demands = [dbmod.demand_record(r) for r in rows(
+        db, "SELECT * FROM demands WHERE status = 'open' AND chains LIKE ?", [quoted])]
+    firms = [dbmod.firm_record(r) for r in rows(db, "SELECT * FROM firms WHERE chains LIKE ?", [quoted])]
+    columns: dict[str, list[dict]] = {}
+    for s in segs:
+        keys = [k for k in {s["name"], *s["terms"]} if k and len(k) >= 2]
+        seg_demands = [d for d in demands
+                       if any(k in (d["title"] + d["description"] + d["specs"]) for k in keys)]
+        smes = [f for f in firms if f["role"] == "sme" and is_local(f["district"]) and (
+            s["name"] in f["segments"] or any(k in (f["products"] + f["technologies"]) for k in keys))]
+        leaders = sorted({f["name"] for f in firms if f["role"] == "leader" and s["name"] in f["segments"]})
+        columns.setdefault(s["stage"] or "未分环节", []).append({
+            "name": s["name"], "demands": len(seg_demands), "smes": len(smes), "leaders": leaders,
+            "demand_items": seg_demands[:8], "sme_items": smes[:8]})
+    for col in columns.values():
+        col.sort(key=lambda s: (-s["demands"], s["name"]))
+    gaps = [s for col in columns.values() for s in col if s["demands"] > 0 and s["smes"] < GAP_THRESHOLD]
+    gaps.sort(key=lambda s: (-s["demands"], s["smes"]))
+    return {"chain": chain, "columns": columns, "edges": edges, "gaps": gaps,
+            "demand_count": len(demands),
+            "sme_count": sum(1 for f in firms if f["role"] == "sme"),
+            "local_sme_count": sum(1 for f in firms if f["role"] == "sme" and is_local(f["district"])),
+            "leaders": sorted({f["name"] for f in firms if f["role"] == "leader"})}
+
+
+GAP_THRESHOLD = 2
+
+
+@endpoint("organizer")
+async def chain_index(request: Request):
+    db = db_of(request)
+    items = []
+    for name in _chain_names(db):
+        quoted = f"%{json.dumps(name, ensure_ascii=False)}%"
+        items.append({"name": name,
+                      "demands": scalar(db, "SELECT COUNT(*) FROM demands WHERE status='open' AND chains LIKE ?", [quoted]),
+                      "smes": scalar(db, "SELECT COUNT(*) FROM firms WHERE role='sme' AND chains LIKE ?", [quoted]),
+                      "leaders": scalar(db, "SELECT COUNT(*) FROM firms WHERE role='leader' AND chains LIKE ?", [quoted])})
+    return render(request, "org/chains.html", {"chains": items})
+
+
+def _chain_or_404(db, chain: str) -> str:
+    if chain not in _chain_names(db):
+        raise not_found("产业链")
+    return chain
+
+
+@endpoint("organizer")
+async def chain_map(request: Request):
+    db = db_of(request)
+    chain = _chain_or_404(db, request.path_params["chain"])
+    store = request.app.state.store
+    data = await run_in_threadpool(lambda: chain_data(store.db(), chain))
+    svg = charts.chain_map(chain, data["columns"], data["edges"], GAP_THRESHOLD)
+    return render(request, "org/chain.html", {**data, "svg": svg})
+
+
+@endpoint("organizer")
+async def chain_map_svg(request: Request):
+    db = db_of(request)
+    chain = _chain_or_404(db, request.path_params["chain"])
+    store = request.app.state.store
+    data = await run_in_threadpool(lambda: chain_data(store.db(), chain))
+    svg = charts.chain_map(chain, data["columns"], data["edges"], GAP_THRESHOLD)
+    return Response(str(svg), media_type="image/svg+xml")
