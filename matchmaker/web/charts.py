@@ -85,9 +85,11 @@ def chain_map(chain: str, columns: dict[str, list[dict]], edges: list[tuple[str,
         for ri, seg in enumerate(columns.get(stage, [])):
             y = top + ri * (box_h + vgap)
             pos[seg["name"]] = (x, y)
-    # supply edges between segments, drawn under the boxes
+    # supply edges into and out of segments with demand, drawn under the boxes (all 400
+    # edges of a chain would hide the picture)
+    wanted = {seg["name"] for col in columns.values() for seg in col if seg["demands"] > 0}
     for a, b in edges or ():
-        if a in pos and b in pos and pos[a][0] != pos[b][0]:
+        if a in pos and b in pos and pos[a][0] != pos[b][0] and (a in wanted or b in wanted):
             (xa, ya), (xb, yb) = pos[a], pos[b]
             x1, x2 = (xa + box_w, xb) if xa < xb else (xa, xb + box_w)
             out.append(f'<path d="M{x1},{ya + box_h / 2} C{(x1 + x2) / 2},{ya + box_h / 2} '

@@ -170,75 +170,85 @@ def is_local(district: str) -> bool:
     return district in QINGDAO_DISTRICTS or "青岛" in district
 
 
-def _taxonomy_segments(db, chain: str) -> tuple[list[dict], list[tuple[str, str]]]:
-    """[{name, stage, terms}] and supply edges (segment names) for a chain: from the database's
-    segments table when filled, else from taxonomy.py, else from the firms' own segments."""
-    segs = [{"name": r["name"], "stage": r["stage"] or "", "terms": json.loads(r["terms"] or "[]")}
-            for r in rows(db, "SELECT name, stage, terms FROM segments WHERE chain = ?", [chain])]
-    edges: list[tuple[str, str]] = []
-    if not segs:
+_TAXONOMY: list = []
+
+
+def taxonomy():
+    """The chain taxonomy, read once; None when the file is absent or broken."""
+    if not _TAXONOMY:
         try:
             from matchmaker.taxonomy import load_taxonomy
 
-            tax = load_taxonomy()
-            segs, edges = _segments_from_taxonomy(tax, chain)
-        except Exception:  # no taxonomy yet: fall back to what the firms say about themselves
-            segs = []
-    if not segs:
-        names: Counter = Counter()
-        for r in rows(db, "SELECT segments FROM firms WHERE chains LIKE ?",
-                      [f"%{json.dumps(chain, ensure_ascii=False)}%"]):
-            names.update(json.loads(r["segments"] or "[]"))
-        segs = [{"name": n, "stage": "", "terms": [n]} for n, _ in names.most_common(18)]
-    return segs, edges
+            _TAXONOMY.append(load_taxonomy())
+        except Exception:  # the map then falls back to the firms' own segment labels
+            _TAXONOMY.append(None)
+    return _TAXONOMY[0]
 
 
-def _segments_from_taxonomy(tax, chain: str):
-    """Read chain -> segments from the taxonomy object, tolerating dict or object shapes."""
-    chains = tax.get("chains") if isinstance(tax, dict) else getattr(tax, "chains", None)
-    if callable(chains):
-        chains = chains()
-    entry = None
-    if isinstance(chains, dict):
-        entry = chains.get(chain)
-    elif isinstance(chains, list):
-        entry = next((c for c in chains if (c.get("name") if isinstance(c, dict)
-                                           else getattr(c, "name", None)) == chain), None)
-    if entry is None:
+def _segments(chain: str):
+    """(leaf segments [{id, name, stage}], supply edges between them) of a chain; ([], [])
+    without a taxonomy for it. Leaves (压缩机与电机, 水处理滤材与膜) are where a bureau can
+    name a gap; their parents (核心零部件) are too broad for that."""
+    tx = taxonomy()
+    if tx is None or tx.chain(chain) is None:
         return [], []
-    get = (lambda o, k, d=None: o.get(k, d)) if isinstance(entry, dict) else \
-        (lambda o, k, d=None: getattr(o, k, d))
-    segs = []
-    for s in get(entry, "segments", []) or []:
-        g = (lambda k, d=None: s.get(k, d)) if isinstance(s, dict) else (lambda k, d=None: getattr(s, k, d))
-        segs.append({"name": g("name", ""), "stage": g("stage", "") or g("position", "") or "",
-                     "terms": list(g("terms", []) or [])})
-    edges = []
-    for e in get(entry, "edges", []) or get(entry, "supply", []) or []:
-        if isinstance(e, dict):
-            edges.append((e.get("from") or e.get("source"), e.get("to") or e.get("target")))
-        elif isinstance(e, (list, tuple)) and len(e) >= 2:
-            edges.append((e[0], e[1]))
-    return [s for s in segs if s["name"]], edges
+    from matchmaker.taxonomy import iter_segments
+
+    segs = list(iter_segments(tx, chain))
+    parents = {s.parent for s in segs if s.parent}
+    leaves = [s for s in segs if s.id not in parents]
+    leaf_ids = {s.id for s in leaves}
+    names = {s.id: s.name for s in leaves}
+    edges = sorted({(names[a], names[b]) for a, b in tx.supply_edges
+                    if a in leaf_ids and b in leaf_ids and a != b})
+    return [{"id": s.id, "name": s.name, "stage": s.stage or "",
+             "keys": sorted({k for k in (s.name, *s.aliases, *s.terms) if len(k) >= 2}, key=len)}
+            for s in leaves], edges
 
 
 def chain_data(db, chain: str) -> dict:
-    segs, edges = _taxonomy_segments(db, chain)
+    segs, edges = _segments(chain)
     quoted = f"%{json.dumps(chain, ensure_ascii=False)}%"
     demands = [dbmod.demand_record(r) for r in rows(
         db, "SELECT * FROM demands WHERE status = 'open' AND chains LIKE ?", [quoted])]
     firms = [dbmod.firm_record(r) for r in rows(db, "SELECT * FROM firms WHERE chains LIKE ?", [quoted])]
-    columns: dict[str, list[dict]] = {}
+    tx = taxonomy()
+    by_id: dict[str, dict] = {}
     for s in segs:
-        keys = [k for k in {s["name"], *s["terms"]} if k and len(k) >= 2]
-        seg_demands = [d for d in demands
-                       if any(k in (d["title"] + d["description"] + d["specs"]) for k in keys)]
-        smes = [f for f in firms if f["role"] == "sme" and is_local(f["district"]) and (
-            s["name"] in f["segments"] or any(k in (f["products"] + f["technologies"]) for k in keys))]
-        leaders = sorted({f["name"] for f in firms if f["role"] == "leader" and s["name"] in f["segments"]})
+        by_id[s["id"]] = {"name": s["name"], "stage": s["stage"], "demand_items": [],
+                          "sme_items": [], "leaders": set()}
+    if not segs:  # no taxonomy for this chain: the segments the firms name themselves
+        counts: Counter = Counter(seg for f in firms for seg in f["segments"])
+        for name, _ in counts.most_common(18):
+            by_id[name] = {"name": name, "stage": "", "demand_items": [], "sme_items": [],
+                           "leaders": set()}
+
+    def place(text: str, labels: list[str]) -> set[str]:
+        """The leaf segments whose name, aliases or terms the text mentions most."""
+        if not segs:
+            return {lab for lab in labels if lab in by_id}
+        hits = {s["id"]: sum(1 for k in s["keys"] if k in text) for s in segs}
+        best = max(hits.values(), default=0)
+        return {i for i, n in hits.items() if best and n >= max(1, best // 2)}
+
+    for d in demands:
+        for n in place(d["title"] + "。" + d["description"] + "。" + d["specs"], []):
+            by_id[n]["demand_items"].append(d)
+    for f in firms:
+        text = f["products"] + "。" + f["technologies"] + "。" + f["description"]
+        for n in place(text, f["segments"]):
+            if f["role"] == "leader":
+                by_id[n]["leaders"].add(f["name"])
+            elif is_local(f["district"]):
+                by_id[n]["sme_items"].append(f)
+    columns: dict[str, list[dict]] = {}
+    for s in by_id.values():
         columns.setdefault(s["stage"] or "未分环节", []).append({
-            "name": s["name"], "demands": len(seg_demands), "smes": len(smes), "leaders": leaders,
-            "demand_items": seg_demands[:8], "sme_items": smes[:8]})
+            "name": s["name"], "demands": len(s["demand_items"]), "smes": len(s["sme_items"]),
+            "leaders": sorted(s["leaders"]), "demand_items": s["demand_items"][:8],
+            "sme_items": s["sme_items"][:8]})
+    order = {st: i for i, st in enumerate(charts.STAGES)}
+    columns = dict(sorted(columns.items(), key=lambda kv: order.get(kv[0], 9)))
     for col in columns.values():
         col.sort(key=lambda s: (-s["demands"], s["name"]))
     gaps = [s for col in columns.values() for s in col if s["demands"] > 0 and s["smes"] < GAP_THRESHOLD]
