@@ -522,3 +522,19 @@ def load_files(db: Database, paths, progress: bool | None = None) -> dict[str, i
         bar.close()
     return {"firms": len(loadset.firms), "demands": len(loadset.demands),
             "relations": len(loadset.relations)}
+
+
+def sync_taxonomy(db: Database, taxonomy) -> int:
+    """Mirror the taxonomy's chains and segments into their tables, so that SQL (the chain
+    map, statistics per chain) can join firms and demands to them."""
+    with db.atomic():
+        db.execute("DELETE FROM segments")
+        db.execute("DELETE FROM chains")
+        db.conn.executemany(
+            "INSERT INTO chains(name, aliases, description) VALUES (?, ?, ?)",
+            [(c.name, _dumps(list(c.aliases)), "") for c in taxonomy.chains])
+        db.conn.executemany(
+            "INSERT INTO segments(id, chain, name, stage, parent, terms) VALUES (?, ?, ?, ?, ?, ?)",
+            [(s.id, s.chain, s.name, s.stage, s.parent, _dumps(list(s.terms)))
+             for s in taxonomy.segments.values()])
+    return len(taxonomy.segments)

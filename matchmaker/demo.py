@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import db as store
+from .taxonomy import load_taxonomy
 from .users import create_user
 
 DATASET = Path(__file__).resolve().parents[1] / "datasets" / "qingdao"
@@ -34,6 +35,7 @@ def load_demo(db, if_empty: bool = False, dataset: Path = DATASET) -> str:
         return "数据库中已有数据，未重新导入演示数据。"
     files = [dataset / n for n in ("firms.csv", "demands.csv", "relations.csv")]
     counts = store.load_files(db, [f for f in files if f.exists()])
+    store.sync_taxonomy(db, load_taxonomy())
     lines = [f"已导入演示数据：企业 {counts['firms']} 家，需求 {counts['demands']} 条，"
              f"合作关系 {counts['relations']} 条", f"演示账号（密码均为 {DEMO_PASSWORD}）："]
     for username, role, firm in demo_accounts(db):

@@ -89,3 +89,15 @@ def test_relation_rows_keep_foreign_keys(tmp_path, small_set):
     with pytest.raises(sqlite3.IntegrityError):
         with db.atomic():
             db.execute("INSERT INTO relations(firm_a, firm_b, relation) VALUES ('x', 'y', '供应')")
+
+
+def test_taxonomy_mirrored_into_tables(tmp_path):
+    from matchmaker.taxonomy import load_taxonomy
+
+    db = store.open_db(tmp_path / "m.db")
+    tx = load_taxonomy()
+    assert store.sync_taxonomy(db, tx) == len(tx.segments)
+    assert store.sync_taxonomy(db, tx) == len(tx.segments)  # idempotent
+    stages = {r[0] for r in db.execute("SELECT DISTINCT stage FROM segments").fetchall()}
+    assert stages == {"上游", "中游", "下游"}
+    assert db["chains"].count == len(tx.chains)
