@@ -1,0 +1,238 @@
+"""Fit the Matcher's blend weights on the judged dev sets and store them in the package.
+
+    .venv/bin/python bench/fit_weights.py                 # fit, report CV figures, write weights
+    .venv/bin/python bench/fit_weights.py --no-write      # report only
+
+For every judged set (handwritten-dev, ickg-industry, ickg-supply under ../shared/bench) the
+Matcher generates its candidates per demand and computes pair features; a logistic regression
+over standardised features learns the blend (grade 2 counts twice grade 1). The figures
+reported are cross-validated: GroupKFold over demands, so a demand is always ranked by weights
+that never saw its judgments. Writes matchmaker/model/weights.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from matchmaker.rank import FEATURES, WEIGHTS_PATH  # noqa: E402
+from matchmaker.service import build_matcher, load_dir  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "bench"
+SETS = {
+    "handwritten-dev": BENCH / "handwritten-dev",
+    "ickg-industry": BENCH / "ickg-dev" / "ickg-industry",
+    "ickg-supply": BENCH / "ickg-dev" / "ickg-supply",
+}
+# Share of the total training weight per set: the hand-written set is the one that looks like
+# the platform's real demands; the ickg sets teach the graph and short-text features.
+SET_WEIGHT = {"handwritten-dev": 1.0, "ickg-industry": 0.5, "ickg-supply": 0.5}
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            out[parts[0]][parts[2]] = int(parts[3])
+    return out
+
+
+def ndcg_at(ranked: list[str], judged: dict[str, int], k: int = 10) -> float:
+    gains = [judged.get(c, 0) for c in ranked[:k]]
+    dcg = sum((2 ** g - 1) / np.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted(judged.values(), reverse=True)[:k]
+    idcg = sum((2 ** g - 1) / np.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def collect(name: str, path: Path, taxonomy=None):
+    """Pair features for every demand: rows (set, demand, firm, in_candidates, grade, x)."""
+    firms, demands, relations = load_dir(path)
+    qrels = read_qrels(path / "qrels.txt")
+    t0 = time.time()
+    m = build_matcher(firms, demands, relations, taxonomy=taxonomy)
+    fit_s = time.time() - t0
+    rows = []
+    for d in demands:
+        did = d["demand_id"]
+        if did not in qrels:
+            continue
+        judged = qrels[did]
+        cand, _ = m.training_pairs(did)
+        cand_set = set(cand)
+        codes, X = m.training_pairs(did, judged.keys())
+        for c, x in zip(codes, X):
+            rows.append((name, did, c, c in cand_set, judged.get(c, 0), x))
+    return m, rows, qrels, fit_s
+
+
+def fit_lr(X, y, w, C):
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=C, max_iter=2000)
+    lr.fit((X - mean) / scale, y, sample_weight=w)
+    return {"mean": mean, "scale": scale, "coef": lr.coef_[0], "intercept": float(lr.intercept_[0])}
+
+
+def score(model, X):
+    return ((X - model["mean"]) / model["scale"]) @ model["coef"] + model["intercept"]
+
+
+def arrays(rows):
+    X = np.vstack([r[5] for r in rows])
+    grade = np.array([r[4] for r in rows])
+    y = (grade > 0).astype(int)
+    return X, grade, y
+
+
+def sample_weights(rows, grade):
+    """Each set gets its SET_WEIGHT share, spread evenly over its demands; inside a demand a
+    grade-2 firm weighs twice a grade-1 firm."""
+    per_set_q = defaultdict(set)
+    per_q = defaultdict(int)
+    for r in rows:
+        per_set_q[r[0]].add(r[1])
+        per_q[(r[0], r[1])] += 1
+    w = np.empty(len(rows))
+    for i, r in enumerate(rows):
+        w[i] = SET_WEIGHT.get(r[0], 1.0) / len(per_set_q[r[0]]) / per_q[(r[0], r[1])] * 1000
+    w *= np.where(grade == 2, 2.0, 1.0)
+    return w
+
+
+def evaluate(rows, scores, qrels_by_set):
+    """nDCG@10 per set over candidate rows only (judged firms the generator missed stay missed)."""
+    by_q = defaultdict(list)
+    for r, s in zip(rows, scores):
+        if r[3]:
+            by_q[(r[0], r[1])].append((s, r[2]))
+    out = defaultdict(dict)
+    for (name, did), items in by_q.items():
+        items.sort(key=lambda t: -t[0])
+        out[name][did] = ndcg_at([c for _, c in items], qrels_by_set[name][did])
+    return out
+
+
+def cv_scores(rows, C, folds=5, seed=0):
+    X, grade, y = arrays(rows)
+    w = sample_weights(rows, grade)
+    groups = np.array([f"{r[0]}|{r[1]}" for r in rows])
+    scores = np.zeros(len(rows))
+    models = []
+    # GroupKFold keeps each demand whole in one fold
+    for tr, te in GroupKFold(n_splits=folds).split(X, y, groups):
+        model = fit_lr(X[tr], y[tr], w[tr], C)
+        scores[te] = score(model, X[te])
+        models.append((model, set(groups[te])))
+    return scores, models
+
+
+def summarise(per_set, difficulty):
+    lines = {}
+    for name, per in per_set.items():
+        lines[name] = float(np.mean(list(per.values())))
+        if name == "handwritten-dev" and difficulty:
+            for lvl in ("easy", "medium", "hard"):
+                v = [per.get(q, 0.0) for q, l in difficulty.items() if l == lvl]
+                if v:
+                    lines[f"{name}/{lvl}"] = float(np.mean(v))
+    return lines
+
+
+def firm_direction(matcher, qrels, model_for_demand):
+    """Qrels swapped: each judged firm ranks all demands; nDCG@10 averaged over firms."""
+    swapped = defaultdict(dict)
+    for did, judged in qrels.items():
+        for c, g in judged.items():
+            swapped[c][did] = g
+    vals = []
+    for code, judged in swapped.items():
+        if code not in matcher.firm_pos_:
+            continue
+        dids, X = matcher.firm_features(code)
+        s = np.array([score(model_for_demand(did), x[None, :])[0] for did, x in zip(dids, X)])
+        ranked = [dids[i] for i in np.argsort(-s, kind="stable")]
+        vals.append(ndcg_at(ranked, judged))
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-write", action="store_true", help="report only, keep the stored weights")
+    ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
+    ap.add_argument("--out", default=str(WEIGHTS_PATH))
+    ap.add_argument("--dump", help="also pickle the feature rows to this file (for experiments)")
+    args = ap.parse_args(argv)
+
+    try:
+        from matchmaker.taxonomy import load_taxonomy
+        taxonomy = load_taxonomy()
+    except Exception as exc:  # noqa: BLE001
+        print(f"taxonomy unavailable ({exc}); fitting without it")
+        taxonomy = None
+
+    rows, qrels_by_set, matchers = [], {}, {}
+    for name in args.sets.split(","):
+        path = SETS[name]
+        if not (path / "qrels.txt").exists():
+            print(f"skip {name}: {path} not found")
+            continue
+        m, r, q, fit_s = collect(name, path, taxonomy)
+        print(f"{name}: {len(q)} demands, {len(r)} pairs, fit {fit_s:.1f}s")
+        rows += r
+        qrels_by_set[name] = q
+        matchers[name] = m
+    if args.dump:
+        import pickle
+        with open(args.dump, "wb") as fh:
+            pickle.dump((rows, qrels_by_set), fh)
+    diff_path = SETS["handwritten-dev"] / "difficulty.tsv"
+    difficulty = dict(l.split() for l in diff_path.read_text().splitlines() if l.strip()) \
+        if diff_path.exists() else {}
+
+    cv, models = cv_scores(rows, args.C)
+    X, grade, y = arrays(rows)
+    full = fit_lr(X, y, sample_weights(rows, grade), args.C)
+    report = {"cv": summarise(evaluate(rows, cv, qrels_by_set), difficulty),
+              "in_sample": summarise(evaluate(rows, score(full, X), qrels_by_set), difficulty)}
+    if "handwritten-dev" in matchers:
+        fold_of = {}
+        for model, groups in models:
+            for g in groups:
+                fold_of[g.split("|", 1)[1]] = model
+        m = matchers["handwritten-dev"]
+        q = qrels_by_set["handwritten-dev"]
+        report["cv"]["handwritten-dev/firm-direction"] = firm_direction(
+            m, q, lambda did: fold_of.get(did, full))
+        report["in_sample"]["handwritten-dev/firm-direction"] = firm_direction(m, q, lambda did: full)
+    for kind, figs in report.items():
+        print(kind)
+        for k, v in figs.items():
+            print(f"  {k:40s} nDCG@10 {v:.4f}")
+    coef = dict(zip(FEATURES, np.round(full["coef"], 4)))
+    print("weights:", coef)
+    if not args.no_write:
+        out = {"features": list(FEATURES), "mean": full["mean"].tolist(), "scale": full["scale"].tolist(),
+               "coef": full["coef"].tolist(), "intercept": full["intercept"], "C": args.C,
+               "sets": list(qrels_by_set), "set_weight": SET_WEIGHT,
+               "report": report}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""TF-IDF over firm fields on pre-tokenised documents.
+
+One scikit-learn ``TfidfVectorizer`` per field (sublinear tf, l2 rows) so that the blend can
+weigh a hit in 主营产品/核心技术 above a hit in marketing prose, plus one vectorizer over the
+whole profile. Documents are token lists produced once by :class:`matchmaker.text.Tokenizer`;
+refitting never re-tokenises. Queries (demands) are transformed with the fitted vectorizers,
+so ``query_matrix @ doc_matrix.T`` gives cosine scores in either direction.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize as l2_normalize
+
+from .text import BIGRAM_PREFIX
+
+__all__ = ["FieldIndex", "identity", "split_words_bigrams"]
+
+
+def identity(tokens):
+    return tokens
+
+
+def split_words_bigrams(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    words = [t for t in tokens if not t.startswith(BIGRAM_PREFIX)]
+    bigrams = [t for t in tokens if t.startswith(BIGRAM_PREFIX)]
+    return words, bigrams
+
+
+def _vectorizer(min_df=1, max_df=1.0) -> TfidfVectorizer:
+    # analyzer=identity: documents arrive as token lists, nothing is re-tokenised.
+    return TfidfVectorizer(analyzer=identity, lowercase=False, sublinear_tf=True,
+                           min_df=min_df, max_df=max_df, dtype=np.float32)
+
+
+class FieldIndex:
+    """Per-field TF-IDF matrices over a growing set of documents.
+
+    ``docs`` are dicts field -> token list. ``fit`` learns vocabularies and idf; ``append``
+    and ``replace`` transform new documents with the fitted vectorizers (no refit).
+    """
+
+    def __init__(self, fields: Sequence[str], max_df: float = 1.0):
+        self.fields = list(fields)
+        self.max_df = max_df
+
+    def fit(self, docs: Sequence[dict[str, list[str]]]) -> "FieldIndex":
+        self.vectorizers_: dict[str, TfidfVectorizer] = {}
+        self.matrices_: dict[str, sp.csr_matrix] = {}
+        for field in self.fields:
+            vec = _vectorizer(max_df=self.max_df if len(docs) > 50 else 1.0)
+            column = [d.get(field, []) for d in docs]
+            if not any(column):
+                # sklearn refuses an empty vocabulary; a field nobody fills scores 0.
+                column = column + [["\x00empty"]]
+                mat = vec.fit_transform(column)[:-1]
+            else:
+                try:
+                    mat = vec.fit_transform(column)
+                except ValueError:  # every term pruned by max_df
+                    vec = _vectorizer()
+                    mat = vec.fit_transform(column)
+            self.vectorizers_[field] = vec
+            self.matrices_[field] = sp.csr_matrix(mat, dtype=np.float32)
+        return self
+
+    @property
+    def n_docs(self) -> int:
+        return self.matrices_[self.fields[0]].shape[0]
+
+    def transform(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
+        return sp.csr_matrix(self.vectorizers_[field].transform(token_lists), dtype=np.float32)
+
+    def transform_weighted(self, field: str, weighted: Sequence[dict[str, float]]) -> sp.csr_matrix:
+        """Query vectors from {token: weight} maps (e.g. synonyms weighted below exact terms):
+        idf-weighted, l2-normalised, unknown tokens dropped."""
+        vec = self.vectorizers_[field]
+        vocab = vec.vocabulary_
+        idf = vec.idf_
+        rows, cols, vals = [], [], []
+        for i, bag in enumerate(weighted):
+            for tok, w in bag.items():
+                j = vocab.get(tok)
+                if j is not None and w > 0:
+                    rows.append(i)
+                    cols.append(j)
+                    vals.append(w * idf[j])
+        mat = sp.csr_matrix((vals, (rows, cols)), shape=(len(weighted), len(vocab)), dtype=np.float32)
+        return l2_normalize(mat)
+
+    def append(self, docs: Sequence[dict[str, list[str]]]) -> None:
+        for field in self.fields:
+            new = self.transform(field, [d.get(field, []) for d in docs])
+            self.matrices_[field] = sp.vstack([self.matrices_[field], new], format="csr")
+
+    def replace(self, row: int, doc: dict[str, list[str]]) -> None:
+        for field in self.fields:
+            mat = self.matrices_[field].tolil()
+            mat[row] = self.transform(field, [doc.get(field, [])])
+            self.matrices_[field] = mat.tocsr()
+
+    def scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
+        """Dense (n_queries, n_docs) cosine scores."""
+        return np.asarray((queries @ self.matrices_[field].T).todense(), dtype=np.float32)
+
+    def feature_names(self, field: str) -> np.ndarray:
+        # get_feature_names_out rebuilds the array on every call: keep it
+        cache = self.__dict__.setdefault("_names", {})
+        names = cache.get(field)
+        if names is None or len(names) != len(self.vectorizers_[field].vocabulary_):
+            names = cache[field] = self.vectorizers_[field].get_feature_names_out()
+        return names

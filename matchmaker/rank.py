@@ -1,0 +1,756 @@
+"""Matcher: ranks SMEs for a demand and demands for an SME.
+
+Two stages. Candidate generation takes the union of the best firms by whole-profile TF-IDF,
+by the expanded queries (taxonomy synonyms and problem words, pseudo-relevance feedback) and
+by personalised PageRank on the chain graph. The candidates are then scored by a linear
+model over pair features (per-field TF-IDF cosines, graph scores, priors) whose weights were
+FITTED on judged benchmark sets (``bench/fit_weights.py`` -> ``matchmaker/model/weights.json``).
+
+The score of a pair (demand, firm) depends on the pair only, so the same numbers rank SMEs
+for a demand and demands for an SME (``rank_demands``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from .graph import RELATION_WEIGHTS, ChainGraph
+from .index import FieldIndex, split_words_bigrams
+from .text import BIGRAM_PREFIX, Tokenizer, normalize
+
+__all__ = ["Match", "Matcher", "FEATURES", "load_weights", "WEIGHTS_PATH"]
+
+WEIGHTS_PATH = Path(__file__).resolve().parent / "model" / "weights.json"
+
+TIER_RANK = {"专精特新“小巨人”": 1.0, "专精特新\"小巨人\"": 1.0, "专精特新小巨人": 1.0, "小巨人": 1.0,
+             "独角兽企业": 0.9, "瞪羚企业": 0.8, "专精特新中小企业": 0.7, "雏鹰企业": 0.5,
+             "创新型中小企业": 0.4}
+# Qingdao's districts and county-level cities: an SME nearby is a (weak) preference.
+QINGDAO = ("市南", "市北", "李沧", "崂山", "城阳", "黄岛", "西海岸", "即墨", "胶州", "平度", "莱西",
+           "高新区", "青岛")
+
+# Order matters: it is the column order of the fitted weights.
+FEATURES = (
+    "t_all", "t_words", "t_bigrams", "t_pt", "t_desc", "t_seg", "t_name", "t_title",
+    "t_syn", "t_prf", "t_all_rel", "t_prf_rel",
+    "g_ppr", "g_cf", "g_rel", "g_deg",
+    "chain", "chain_prof", "tier", "local",
+)
+
+# Firm fields and how they are put together into the whole profile (repetition = weight:
+# what a firm makes and masters counts above its marketing prose).
+_FIELDS = ("pt", "desc", "seg", "name", "all", "words", "bigrams")
+_NAME_NOISE = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团|股份|公司|\(.*?\)|（.*?）)")
+
+
+@dataclass
+class Match:
+    """One ranked item: ``credit_code`` for SMEs ranked for a demand, ``demand_id`` for
+    demands ranked for an SME."""
+    credit_code: str | None = None
+    score: float = 0.0
+    reasons: dict = field(default_factory=dict)
+    demand_id: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.credit_code if self.credit_code is not None else self.demand_id
+
+    def to_dict(self) -> dict:
+        out = {"score": round(float(self.score), 6), "reasons": self.reasons}
+        if self.credit_code is not None:
+            out = {"credit_code": self.credit_code, **out}
+        else:
+            out = {"demand_id": self.demand_id, **out}
+        return out
+
+
+def load_weights(path: Path | str = WEIGHTS_PATH) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+# Used when no fitted weights are packaged (fresh checkout before bench/fit_weights.py ran).
+_DEFAULT_WEIGHTS = {
+    "features": list(FEATURES),
+    "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
+    "coef": [3.0, 1.0, 1.0, 1.0, 0.3, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5,
+             1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05],
+    "intercept": -3.0,
+}
+
+
+class _TaxonomyView:
+    """What the Matcher needs from matchmaker.taxonomy, tolerant of a missing taxonomy or a
+    chain it does not know."""
+
+    def __init__(self, taxonomy):
+        self.tx = taxonomy
+
+    def _call(self, name, *args, default=None):
+        fn = getattr(self.tx, name, None)
+        if fn is None:
+            return default
+        try:
+            return fn(*args) if callable(fn) else fn
+        except Exception:
+            return default
+
+    def terms(self) -> list[str]:
+        if self.tx is None:
+            return []
+        return [t for t in (self._call("terms", default=[]) or []) if isinstance(t, str)]
+
+    def synonyms(self, term: str) -> list[str]:
+        if self.tx is None:
+            return []
+        return [s for s in (self._call("synonyms_of", term, default=[]) or []) if isinstance(s, str)]
+
+    def segments_for_term(self, term: str) -> list[tuple[str, str]]:
+        if self.tx is None:
+            return []
+        out = []
+        for s in self._call("segments_for_term", term, default=[]) or []:
+            pair = _segment_pair(s)
+            if pair:
+                out.append(pair)
+        return out
+
+    def find_segments(self, text: str) -> list:
+        """Segments that a free text (a problem description included) evokes."""
+        if self.tx is None:
+            return []
+        if hasattr(self.tx, "segments_for_text"):
+            return list(self._call("segments_for_text", text, 5, default=[]) or [])
+        return list(self._call("find_segments", text, default=[]) or [])
+
+    def label_segments(self, chain: str, label: str) -> list[tuple[str, str]]:
+        """Taxonomy segments that a firm's own 产业链环节 label names."""
+        if self.tx is None or not hasattr(self.tx, "segments_for_text"):
+            return []
+        out = []
+        for s in self._call("find_segments", chain, label, default=[]) or []:
+            pair = _segment_pair(s)
+            if pair:
+                out.append(pair)
+        return out
+
+    def segment_terms(self, seg) -> list[str]:
+        """Terms that name what a segment makes (used to expand problem descriptions)."""
+        if isinstance(seg, Mapping):
+            out = []
+            for key in ("name", "aliases", "terms", "products", "keywords", "technologies"):
+                v = seg.get(key)
+                if isinstance(v, str):
+                    out.append(v)
+                elif v:
+                    out.extend(t for t in v if isinstance(t, str))
+            return out
+        out = []
+        for key in ("name", "aliases", "terms"):
+            v = getattr(seg, key, None)
+            if isinstance(v, str):
+                out.append(v)
+            elif v:
+                out.extend(t for t in v if isinstance(t, str))
+        return out
+
+
+def _segment_pair(s) -> tuple[str, str] | None:
+    if isinstance(s, (tuple, list)) and len(s) >= 2:
+        return str(s[0]), str(s[1])
+    if isinstance(s, Mapping):
+        ch = s.get("chain") or s.get("chain_name")
+        seg = s.get("segment") or s.get("name")
+        if ch and seg:
+            return str(ch), str(seg)
+    ch, seg = getattr(s, "chain", None), getattr(s, "name", None) or getattr(s, "segment", None)
+    if ch and seg:
+        return str(ch), str(seg)
+    return None
+
+
+def _tier_value(tiers: Iterable[str]) -> float:
+    best = 0.0
+    for t in tiers or []:
+        t = t.strip()
+        v = TIER_RANK.get(t)
+        if v is None and "小巨人" in t:
+            v = 1.0
+        best = max(best, v or 0.0)
+    return best
+
+
+def _best_tier(tiers: Iterable[str]) -> str:
+    best, label = -1.0, ""
+    for t in tiers or []:
+        v = _tier_value([t])
+        if v > best:
+            best, label = v, t
+    return label
+
+
+class Matcher:
+    """Ranks SMEs for demands and demands for SMEs (docs/design.md, "Ranking contract").
+
+    Parameters
+    ----------
+    weights: fitted blend (dict as in ``model/weights.json``), a path, or None for the packaged one.
+    candidates: how many firms each generator contributes to the rerank stage.
+    prf_docs, prf_terms: pseudo-relevance feedback (top documents read, terms kept).
+    syn_weight: weight of synonym / problem-word expansions relative to exact terms.
+    use_bigrams: fuse character bigrams with segmenter words.
+    alpha: PageRank damping.
+    """
+
+    def __init__(self, weights=None, candidates: int = 200, prf_docs: int = 5, prf_terms: int = 30,
+                 syn_weight: float = 0.5, use_bigrams: bool = True, alpha: float = 0.5,
+                 graph_top: int = 2000, template_df: float = 0.3):
+        self.weights = weights
+        self.candidates = candidates
+        self.prf_docs = prf_docs
+        self.prf_terms = prf_terms
+        self.syn_weight = syn_weight
+        self.use_bigrams = use_bigrams
+        self.alpha = alpha
+        self.graph_top = graph_top
+        self.template_df = template_df
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, firms: Sequence[dict], demands: Sequence[dict], relations: Sequence[dict] = (),
+            taxonomy=None) -> "Matcher":
+        self.taxonomy_ = _TaxonomyView(taxonomy)
+        self._load_model()
+        terms = self.taxonomy_.terms()
+        self.tokenizer_ = Tokenizer(terms, bigrams=self.use_bigrams)
+        self._term_set = {normalize(t) for t in terms}
+        self._syn_cache: dict[str, list[str]] = {}
+
+        self.firms_: list[dict] = [dict(f) for f in firms]
+        self.firm_pos_ = {f["credit_code"]: i for i, f in enumerate(self.firms_)}
+        self.name_to_code_ = {f.get("name", ""): f["credit_code"] for f in self.firms_}
+        self.firm_docs_ = [self._firm_doc(f) for f in self.firms_]
+        self.index_ = FieldIndex(_FIELDS, max_df=0.5).fit(self.firm_docs_)
+        self._refresh_firm_arrays()
+
+        self.relations_ = [dict(r) for r in relations]
+        self._index_relations()
+        firm_terms = [self._found_terms(d) for d in self.firm_docs_]
+        term_segments = {}
+        for t in set().union(*firm_terms) if firm_terms else set():
+            segs = self.taxonomy_.segments_for_term(t)
+            if segs:
+                term_segments[t] = segs
+        label_cache: dict = {}
+        firm_segments = []
+        for f in self.firms_:
+            segs = []
+            for ch in f.get("chains") or []:
+                for lab in f.get("segments") or []:
+                    key = (ch, lab)
+                    if key not in label_cache:
+                        label_cache[key] = self.taxonomy_.label_segments(ch, lab)
+                    segs.extend(label_cache[key])
+            firm_segments.append(segs)
+        self.graph_ = ChainGraph(alpha=self.alpha).fit(self.firms_, self.relations_, firm_terms,
+                                                       term_segments, firm_segments)
+        self.firm_graph_rows_ = self.graph_.firm_index_array(self.codes_)
+
+        # Words that most demands share are the template of the call, not what is asked
+        # (面向…征集…开展技术攻关与配套合作): dropped from queries.
+        self.template_words_: set[str] = set()
+        if len(demands) >= 10:
+            df: Counter = Counter()
+            for d in demands:
+                title, body = self._demand_text(d)
+                df.update(set(title + body))
+            self.template_words_ = {t for t, c in df.items() if c / len(demands) > self.template_df}
+        self.demands_: list[dict] = []
+        self.demand_pos_: dict[str, int] = {}
+        self._dstate: list[dict] = []
+        for d in demands:
+            self._add_demand(d)
+        return self
+
+    def _load_model(self):
+        w = self.weights
+        if w is None:
+            w = load_weights() or _DEFAULT_WEIGHTS
+        elif isinstance(w, (str, Path)):
+            w = load_weights(w) or _DEFAULT_WEIGHTS
+        cols = [w["features"].index(f) if f in w["features"] else -1 for f in FEATURES]
+
+        def pick(vec, fill):
+            return np.array([vec[c] if c >= 0 else fill for c in cols], dtype=np.float64)
+        self.coef_ = pick(w["coef"], 0.0)
+        self.mean_ = pick(w.get("mean", [0.0] * len(w["features"])), 0.0)
+        self.scale_ = pick(w.get("scale", [1.0] * len(w["features"])), 1.0)
+        self.intercept_ = float(w.get("intercept", 0.0))
+
+    # ------------------------------------------------------------------ documents
+    def _firm_doc(self, f: dict) -> dict[str, list[str]]:
+        tok = self.tokenizer_.tokenize
+        name = _NAME_NOISE.sub(" ", normalize(f.get("name", ""))).replace("青岛", " ")
+        pt = tok(f"{f.get('products', '')} ; {f.get('technologies', '')}")
+        desc = tok(f.get("description", ""))
+        seg = tok(" ; ".join(list(f.get("chains") or []) + list(f.get("segments") or [])))
+        name_t = tok(name)
+        allt = name_t + pt + pt + seg + desc
+        words, bigrams = split_words_bigrams(allt)
+        return {"pt": pt, "desc": desc, "seg": seg, "name": name_t, "all": allt,
+                "words": words, "bigrams": bigrams}
+
+    def _refresh_firm_arrays(self):
+        self.codes_ = [f["credit_code"] for f in self.firms_]
+        self.is_sme_ = np.array([f.get("role") != "leader" for f in self.firms_], dtype=bool)
+        self.tier_ = np.array([_tier_value(f.get("tiers")) for f in self.firms_])
+        self.local_ = np.array([1.0 if any(q in (f.get("district") or "") for q in QINGDAO) else 0.0
+                                for f in self.firms_])
+        chains = sorted({c for f in self.firms_ for c in (f.get("chains") or [])})
+        self.chain_pos_ = {c: i for i, c in enumerate(chains)}
+        rows, cols = [], []
+        for i, f in enumerate(self.firms_):
+            for c in f.get("chains") or []:
+                rows.append(i)
+                cols.append(self.chain_pos_[c])
+        self.firm_chains_ = sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                                          shape=(len(self.firms_), max(1, len(chains))))
+
+    def _found_terms(self, doc: dict[str, list[str]]) -> set[str]:
+        if not self._term_set:
+            return set()
+        return {t for t in doc["words"] if t in self._term_set}
+
+    def _index_relations(self):
+        """Sparse supply matrix (supplier x buyer) and all endorsing relations (symmetric)."""
+        n = len(self.firms_)
+        sr, sc, rr, rc, rv = [], [], [], [], []
+        self.rel_by_firm_: dict[str, list[dict]] = defaultdict(list)
+        for r in self.relations_:
+            a, b = self.firm_pos_.get(r.get("firm_a")), self.firm_pos_.get(r.get("firm_b"))
+            if a is None or b is None:
+                continue
+            self.rel_by_firm_[r["firm_a"]].append(r)
+            self.rel_by_firm_[r["firm_b"]].append(r)
+            w = RELATION_WEIGHTS.get(r.get("relation", ""), 0.3)
+            if r.get("relation") == "供应":
+                sr.append(a)
+                sc.append(b)
+            if w > 0:
+                rr += [a, b]
+                rc += [b, a]
+                rv += [w, w]
+        # Sources do not agree on the direction of 供应 (who buys from whom), so supply
+        # links are used both ways; the degree says how established a supplier is.
+        sup = sp.csr_matrix((np.ones(len(sr)), (sr, sc)), shape=(n, n))
+        self.supply_ = sp.csr_matrix(sup + sup.T)
+        self.supply_.data[:] = 1.0
+        deg = np.log1p(np.asarray(sup.sum(axis=1)).ravel())
+        self.supply_deg_ = deg / deg.max() if deg.max() > 0 else deg
+        self.rel_ = sp.csr_matrix((rv, (rr, rc)), shape=(n, n))
+
+    # ------------------------------------------------------------------ demands
+    def _demand_text(self, d: dict) -> tuple[list[str], list[str]]:
+        tok = self.tokenizer_.tokenize
+        title = tok(d.get("title", ""))
+        body = tok(f"{d.get('description', '')} ; {d.get('specs', '')}")
+        tw = getattr(self, "template_words_", None)
+        if tw:
+            title = [t for t in title if t not in tw]
+            body = [t for t in body if t not in tw]
+        return title, body
+
+    def _expansions(self, d: dict, tokens: list[str]) -> dict[str, float]:
+        """Synonyms of the terms in the demand and the terms of the segments its problem
+        words evoke, weighted below exact terms."""
+        bag: dict[str, float] = {}
+        tx = self.taxonomy_
+        if tx.tx is None:
+            return bag
+        present = set(tokens)
+        for t in {t for t in tokens if t in self._term_set}:
+            syns = self._syn_cache.get(t)
+            if syns is None:
+                syns = [normalize(s) for s in tx.synonyms(t)]
+                self._syn_cache[t] = syns
+            for s in syns:
+                for w in self.tokenizer_.tokenize(s):
+                    if w not in present:
+                        bag[w] = max(bag.get(w, 0.0), 1.0)
+        text = f"{d.get('title', '')} {d.get('description', '')}"
+        for seg in tx.find_segments(text):
+            for term in tx.segment_terms(seg):
+                for w in self.tokenizer_.tokenize(term):
+                    if w not in present:
+                        bag[w] = max(bag.get(w, 0.0), 0.7)
+        return bag
+
+    def _demand_chains(self, d: dict) -> list[str]:
+        chains = list(d.get("chains") or [])
+        if not chains:
+            leader = self.firm_pos_.get(d.get("leader"))
+            if leader is not None:
+                chains = list(self.firms_[leader].get("chains") or [])
+        return chains
+
+    def _seeds(self, d: dict, title: list[str], body: list[str]) -> dict[str, float]:
+        seeds: dict[str, float] = {}
+        if d.get("leader") in self.firm_pos_:
+            seeds[f"firm:{d['leader']}"] = 1.0
+        for ch in self._demand_chains(d):
+            seeds[f"chain:{ch}"] = seeds.get(f"chain:{ch}", 0.0) + 0.5
+        for t in set(title + body):
+            if t in self._term_set:
+                seeds[f"term:{t}"] = seeds.get(f"term:{t}", 0.0) + 0.5
+        for seg in self.taxonomy_.find_segments(f"{d.get('title', '')} {d.get('description', '')}"):
+            pair = _segment_pair(seg)
+            if pair:
+                seeds[f"seg:{pair[0]}/{pair[1]}"] = seeds.get(f"seg:{pair[0]}/{pair[1]}", 0.0) + 0.5
+        return seeds
+
+    def _demand_state(self, d: dict) -> dict:
+        """Everything about a demand that does not depend on a particular firm."""
+        title, body = self._demand_text(d)
+        q_tokens = title + title + body
+        idx = self.index_
+        st: dict = {"title": title, "tokens": q_tokens}
+        qv = {}
+        for fld in ("all", "pt", "desc", "seg", "name"):
+            qv[fld] = idx.transform(fld, [q_tokens])
+        words, bigrams = split_words_bigrams(q_tokens)
+        qv["words"] = idx.transform("words", [words])
+        qv["bigrams"] = idx.transform("bigrams", [bigrams])
+        qv["title"] = idx.transform("all", [title + title])
+        exp = self._expansions(d, q_tokens)
+        qv["syn"] = idx.transform_weighted("all", [exp]) if exp else sp.csr_matrix((1, qv["all"].shape[1]), dtype=np.float32)
+        st["expansion"] = exp
+        # pseudo-relevance feedback: the terms that the best text matches share
+        base = idx.scores("all", qv["all"]).ravel()
+        base_sme = np.where(self.is_sme_, base, 0.0)
+        k = min(self.prf_docs, len(base_sme))
+        qv["prf"] = sp.csr_matrix((1, qv["all"].shape[1]), dtype=np.float32)
+        if k and base_sme.max() > 0:
+            top = np.argpartition(-base_sme, k - 1)[:k]
+            top = top[base_sme[top] > 0]
+            if len(top):
+                cent = np.asarray(idx.matrices_["all"][top].multiply(base_sme[top][:, None]).sum(axis=0)).ravel()
+                if self.prf_terms < np.count_nonzero(cent):
+                    cut = np.partition(cent, -self.prf_terms)[-self.prf_terms]
+                    cent[cent < cut] = 0.0
+                v = sp.csr_matrix(cent.astype(np.float32))
+                norm = math.sqrt(float(v.multiply(v).sum())) or 1.0
+                qv["prf"] = v / norm
+        st["q"] = qv
+        st["max_all"] = float(base_sme.max()) if len(base_sme) else 0.0
+        prf_scores = idx.scores("all", qv["prf"]).ravel()
+        st["max_prf"] = float(np.where(self.is_sme_, prf_scores, 0.0).max()) if len(prf_scores) else 0.0
+        # graph
+        seeds = self._seeds(d, title, body)
+        st["seeds"] = seeds
+        pr = self.graph_.pagerank(seeds) if seeds else np.zeros(len(self.graph_.nodes_))
+        ppr = np.zeros(len(self.firms_))
+        rows = self.firm_graph_rows_
+        ok = rows >= 0
+        ppr[ok] = pr[rows[ok]]
+        for i in np.flatnonzero(~ok):
+            ppr[i] = self.graph_.neighbour_score(pr, self.codes_[i])
+        leader = self.firm_pos_.get(d.get("leader"))
+        if leader is not None:
+            ppr[leader] = 0.0
+        # what PageRank gives a firm just for being a hub is not evidence
+        st["ppr"] = ppr
+        st["max_ppr"] = float(np.where(self.is_sme_, ppr, 0.0).max()) if len(ppr) else 0.0
+        cf = np.zeros(len(self.firms_))
+        rel = np.zeros(len(self.firms_))
+        if leader is not None:
+            a_l = self.supply_[:, leader].toarray().ravel()          # suppliers of the leader
+            if a_l.any():
+                buyers = self.supply_ @ a_l                             # buyers sharing them
+                buyers[leader] = 0.0
+                cf = self.supply_ @ buyers                              # their other suppliers
+                # co-relations of the known suppliers (partners, investors, same group)
+                cf = cf + 0.5 * (self.rel_ @ a_l)
+            rel = self.rel_[leader].toarray().ravel()
+        st["cf"] = cf
+        st["max_cf"] = float(cf.max()) if len(cf) else 0.0
+        st["rel"] = rel
+        chains = self._demand_chains(d)
+        cvec = np.zeros(self.firm_chains_.shape[1])
+        for c in chains:
+            if c in self.chain_pos_:
+                cvec[self.chain_pos_[c]] = 1.0
+        st["chain"] = np.minimum(self.firm_chains_ @ cvec, 1.0)
+        st["chains"] = chains
+        # industries of the leader and of its partners: where its next supplier likely works
+        prof = np.zeros(self.firm_chains_.shape[1])
+        if leader is not None:
+            prof += np.asarray(self.firm_chains_[leader].todense()).ravel()
+            partners = (self.rel_[leader] + self.supply_[leader]).tocsr()
+            if partners.nnz:
+                prof += np.asarray((partners @ self.firm_chains_).todense()).ravel()
+        prof += cvec
+        norm = np.linalg.norm(prof)
+        if norm > 0:
+            rown = np.sqrt(np.asarray(self.firm_chains_.sum(axis=1)).ravel())
+            rown[rown == 0] = 1.0
+            st["chain_prof"] = (self.firm_chains_ @ (prof / norm)) / rown
+        else:
+            st["chain_prof"] = np.zeros(len(self.firms_))
+        return st
+
+    def _add_demand(self, d: dict) -> int:
+        d = dict(d)
+        st = self._demand_state(d)
+        pos = self.demand_pos_.get(d["demand_id"])
+        if pos is None:
+            pos = len(self.demands_)
+            self.demands_.append(d)
+            self._dstate.append(st)
+            self.demand_pos_[d["demand_id"]] = pos
+        else:
+            self.demands_[pos] = d
+            self._dstate[pos] = st
+        return pos
+
+    # ------------------------------------------------------------------ features
+    def _features(self, st: dict, firm_idx: np.ndarray) -> np.ndarray:
+        """(len(firm_idx), len(FEATURES)) pair features of one demand with some firms."""
+        idx = self.index_
+        q = st["q"]
+        n = len(firm_idx)
+        X = np.zeros((n, len(FEATURES)))
+
+        def cos(qname, field):
+            m = idx.matrices_[field][firm_idx]
+            return np.asarray((m @ q[qname].T).todense()).ravel()
+        X[:, 0] = cos("all", "all")
+        X[:, 1] = cos("words", "words")
+        X[:, 2] = cos("bigrams", "bigrams")
+        X[:, 3] = cos("pt", "pt")
+        X[:, 4] = cos("desc", "desc")
+        X[:, 5] = cos("seg", "seg")
+        X[:, 6] = cos("name", "name")
+        X[:, 7] = cos("title", "all")
+        X[:, 8] = cos("syn", "all")
+        X[:, 9] = cos("prf", "all")
+        X[:, 10] = X[:, 0] / st["max_all"] if st["max_all"] > 0 else 0.0
+        X[:, 11] = X[:, 9] / st["max_prf"] if st["max_prf"] > 0 else 0.0
+        X[:, 12] = st["ppr"][firm_idx] / st["max_ppr"] if st["max_ppr"] > 0 else 0.0
+        X[:, 13] = st["cf"][firm_idx] / st["max_cf"] if st["max_cf"] > 0 else 0.0
+        X[:, 14] = np.minimum(st["rel"][firm_idx], 1.0)
+        X[:, 15] = self.supply_deg_[firm_idx]
+        X[:, 16] = st["chain"][firm_idx]
+        X[:, 17] = st["chain_prof"][firm_idx]
+        X[:, 18] = self.tier_[firm_idx]
+        X[:, 19] = self.local_[firm_idx]
+        return X
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        z = ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def _candidates(self, st: dict) -> np.ndarray:
+        idx = self.index_
+        n = len(self.firms_)
+        k = min(self.candidates, n)
+        pools = []
+        for qname in ("all", "syn", "prf"):
+            s = idx.scores("all", st["q"][qname]).ravel()
+            s = np.where(self.is_sme_, s, -1.0)
+            pools.append(np.argpartition(-s, k - 1)[:k][s[np.argpartition(-s, k - 1)[:k]] > 0])
+        for arr in (st["ppr"], st["cf"], st["chain_prof"]):
+            s = np.where(self.is_sme_, arr, -1.0)
+            top = np.argpartition(-s, k - 1)[:k]
+            pools.append(top[s[top] > 0])
+        cand = np.unique(np.concatenate(pools)) if pools else np.arange(0)
+        if len(cand) == 0:
+            cand = np.flatnonzero(self.is_sme_)[:k]
+        return cand[self.is_sme_[cand]]
+
+    # ------------------------------------------------------------------ public API
+    def demand_ids(self) -> list[str]:
+        return [d["demand_id"] for d in self.demands_]
+
+    def sme_codes(self) -> list[str]:
+        return [c for c, s in zip(self.codes_, self.is_sme_) if s]
+
+    def _resolve_demand(self, demand) -> tuple[dict, dict]:
+        if isinstance(demand, Mapping):
+            pos = self.demand_pos_.get(demand.get("demand_id"))
+            if pos is not None and self.demands_[pos] == dict(demand):
+                return self.demands_[pos], self._dstate[pos]
+            d = dict(demand)
+            d.setdefault("demand_id", "")
+            return d, self._demand_state(d)
+        pos = self.demand_pos_.get(demand)
+        if pos is None:
+            raise KeyError(f"未知的需求编号：{demand}")
+        return self.demands_[pos], self._dstate[pos]
+
+    def rank_smes(self, demand, top: int = 50) -> list[Match]:
+        d, st = self._resolve_demand(demand)
+        cand = self._candidates(st)
+        if len(cand) == 0:
+            return []
+        X = self._features(st, cand)
+        s = self._score(X)
+        order = np.argsort(-s, kind="stable")[:top]
+        return [Match(credit_code=self.codes_[cand[i]], score=float(s[i]),
+                      reasons=self._reasons(d, st, int(cand[i]), X[i]))
+                for i in order]
+
+    def rank_demands(self, firm, top: int = 50) -> list[Match]:
+        if isinstance(firm, Mapping):
+            code = firm["credit_code"]
+            if code not in self.firm_pos_ or self.firms_[self.firm_pos_[code]] != dict(firm):
+                self.update_firm(firm)
+        else:
+            code = firm if firm in self.firm_pos_ else self.name_to_code_.get(firm, firm)
+        fi = self.firm_pos_.get(code)
+        if fi is None:
+            raise KeyError(f"未知的企业：{firm}")
+        if not self.demands_:
+            return []
+        rows = []
+        for st in self._dstate:
+            rows.append(self._features(st, np.array([fi]))[0])
+        X = np.vstack(rows)
+        s = self._score(X)
+        open_ = np.array([(d.get("status") or "open") == "open" for d in self.demands_])
+        s = np.where(open_, s, s - 1.0)  # closed and draft demands after the open ones
+        order = np.argsort(-s, kind="stable")[:top]
+        return [Match(demand_id=self.demands_[i]["demand_id"], score=float(max(s[i], 0.0)),
+                      reasons=self._reasons(self.demands_[i], self._dstate[i], fi, X[i]))
+                for i in order]
+
+    def update_demand(self, record: dict) -> None:
+        """Add or edit a demand; rankable at once (nothing else is refitted)."""
+        self._add_demand(record)
+
+    def update_firm(self, record: dict) -> None:
+        """Add or edit a firm: transformed with the fitted vectorizers, appended to the
+        matrices and attached to the graph; the demands' cached scores are refreshed."""
+        rec = dict(record)
+        doc = self._firm_doc(rec)
+        pos = self.firm_pos_.get(rec["credit_code"])
+        if pos is None:
+            pos = len(self.firms_)
+            self.firms_.append(rec)
+            self.firm_docs_.append(doc)
+            self.firm_pos_[rec["credit_code"]] = pos
+            self.index_.append([doc])
+            self.firm_graph_rows_ = np.append(self.firm_graph_rows_, -1)
+            self.graph_.add_firm(rec, self._found_terms(doc))
+            grow = 1
+        else:
+            self.firms_[pos] = rec
+            self.firm_docs_[pos] = doc
+            self.index_.replace(pos, doc)
+            grow = 0
+        self.name_to_code_[rec.get("name", "")] = rec["credit_code"]
+        self._refresh_firm_arrays()
+        if grow:
+            n = len(self.firms_)
+            self.supply_ = sp.csr_matrix(sp.vstack([sp.hstack([self.supply_, sp.csr_matrix((n - 1, 1))]),
+                                                    sp.csr_matrix((1, n))]))
+            self.rel_ = sp.csr_matrix(sp.vstack([sp.hstack([self.rel_, sp.csr_matrix((n - 1, 1))]),
+                                                 sp.csr_matrix((1, n))]))
+            self.supply_deg_ = np.append(self.supply_deg_, 0.0)
+            for st in self._dstate:
+                for key in ("ppr", "cf", "rel", "chain", "chain_prof"):
+                    st[key] = np.append(st[key], 0.0)
+        # graph score of the new firm from its neighbours; chain match from its fields
+        for st in self._dstate:
+            pr_row = None
+            chains = set(st["chains"])
+            st["chain"][pos] = 1.0 if chains & set(rec.get("chains") or []) else 0.0
+            if grow:
+                if pr_row is None and st["seeds"]:
+                    pr_row = self.graph_.pagerank(st["seeds"])
+                if pr_row is not None:
+                    st["ppr"][pos] = self.graph_.neighbour_score(pr_row, rec["credit_code"])
+
+    # ------------------------------------------------------------------ reasons
+    def _matched_terms(self, st: dict, fi: int, limit: int = 8) -> list[str]:
+        idx = self.index_
+        contrib: Counter = Counter()
+        names = idx.feature_names("all")
+        mat = idx.matrices_["all"]
+        lo, hi = mat.indptr[fi], mat.indptr[fi + 1]
+        cols, vals = mat.indices[lo:hi], mat.data[lo:hi]
+        for qname, w in (("all", 1.0), ("syn", 0.5)):
+            qd = st.setdefault("qdict", {}).get(qname)
+            if qd is None:
+                q = st["q"][qname]
+                qd = st["qdict"][qname] = dict(zip(q.indices.tolist(), q.data.tolist()))
+            if not qd:
+                continue
+            for j, v in zip(cols.tolist(), vals.tolist()):
+                qv = qd.get(j)
+                if qv:
+                    contrib[names[j]] += w * qv * v
+        words: list[str] = []
+        bigrams: list[str] = []
+        for tok, _ in contrib.most_common(40):
+            if tok.startswith(BIGRAM_PREFIX):
+                bigrams.append(tok[len(BIGRAM_PREFIX):])
+            elif tok not in words:
+                words.append(tok)
+        # a bigram inside a shown word adds nothing for the reader
+        shown = words + [b for b in bigrams if not any(b in w for w in words)]
+        return shown[:limit]
+
+    def _reasons(self, d: dict, st: dict, fi: int, x: np.ndarray) -> dict:
+        f = self.firms_[fi]
+        chains = [c for c in (f.get("chains") or []) if c in st["chains"]] or list(f.get("chains") or [])[:1]
+        segs = list(f.get("segments") or [])[:1]
+        path = [d.get("title", "")] + chains[:1] + segs + [f.get("name", "")]
+        leader = d.get("leader")
+        rels = []
+        for r in self.rel_by_firm_.get(f["credit_code"], []):
+            other = r["firm_b"] if r["firm_a"] == f["credit_code"] else r["firm_a"]
+            if RELATION_WEIGHTS.get(r.get("relation", ""), 0.3) <= 0:
+                continue
+            if other == leader or st["cf"][fi] > 0:
+                oname = self.firms_[self.firm_pos_[other]].get("name", other) if other in self.firm_pos_ else other
+                year = f"（{r['year']}年）" if r.get("year") else ""
+                rels.append(f"{r.get('relation', '')}：{oname}{year}")
+        contrib = (x - self.mean_) / self.scale_ * self.coef_
+        text = float(contrib[:12].sum())
+        graph = float(contrib[12:16].sum())
+        prior = float(contrib[16:].sum())
+        return {
+            "terms": self._matched_terms(st, fi),
+            "path": [p for p in path if p],
+            "relations": rels[:5],
+            "tier": _best_tier(f.get("tiers")),
+            "parts": {"text": round(text, 4), "graph": round(graph, 4), "prior": round(prior, 4)},
+        }
+
+    # ------------------------------------------------------------------ training support
+    def training_pairs(self, demand_id: str, extra_codes: Iterable[str] = ()) -> tuple[list[str], np.ndarray]:
+        """Candidate firms (plus the given judged ones) and their features for one demand:
+        what bench/fit_weights.py learns the blend from."""
+        d, st = self._resolve_demand(demand_id)
+        cand = set(self._candidates(st).tolist())
+        for c in extra_codes:
+            i = self.firm_pos_.get(c)
+            if i is not None and self.is_sme_[i]:
+                cand.add(i)
+        cand_arr = np.array(sorted(cand), dtype=np.int64)
+        return [self.codes_[i] for i in cand_arr], self._features(st, cand_arr)
+
+    def firm_features(self, credit_code: str) -> tuple[list[str], np.ndarray]:
+        fi = self.firm_pos_[credit_code]
+        X = np.vstack([self._features(st, np.array([fi]))[0] for st in self._dstate])
+        return self.demand_ids(), X
