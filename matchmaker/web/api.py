@@ -109,7 +109,7 @@ async def demand(request: Request):
     return JSONResponse({"demand": _demand_json(d, names.get(d["leader"], ""))})
 
 
-@endpoint(ANY)
+@endpoint("leader", "organizer")
 async def demand_matches(request: Request):
     """Ranked SMEs for a demand: only for the leader that posted it and organizers."""
     user = auth.current_user(request)

@@ -174,16 +174,16 @@ async def request_list(request: Request):
 async def request_answer(request: Request):
     user = auth.current_user(request)
     rid = path_int(request, "request_id", "对接申请")
+    req = row(db_of(request), "SELECT * FROM meeting_requests WHERE id = ?", [rid])
+    if req is None:
+        raise not_found("对接申请")
+    if user["role"] == "leader" and req["leader"] != user["firm"]:
+        raise forbidden("只能答复发给本企业的对接申请。")
     form = await auth.read_form(request)
     answer = str(form.get("answer", ""))
     if answer not in ("accepted", "declined"):
         raise WebError("请选择接受或婉拒。", 422)
     with request.app.state.store.write() as wdb:
-        req = row(wdb, "SELECT * FROM meeting_requests WHERE id = ?", [rid])
-        if req is None:
-            raise not_found("对接申请")
-        if user["role"] == "leader" and req["leader"] != user["firm"]:
-            raise forbidden("只能答复发给本企业的对接申请。")
         wdb.execute("UPDATE meeting_requests SET status = ?, answered_at = ? WHERE id = ?",
                     [answer, dbmod.now(), rid])
     flash(request, "已接受对接申请。" if answer == "accepted" else "已婉拒对接申请。")
