@@ -454,8 +454,15 @@ class Gen:
              "琴岳崂胶蓝沧明辉耀新锐智鑫润泽安康宇宙星辰光弘毅隆昌盈昇舜禾丰祥麒骏驰骐翔龙凤"
              "青柏松竹兰芷蔚澄清浩瀚溟洋湾港屿帆舟锦绣朗晖昱晨旭阳景弈衡准铂钛硕研致远臻")
 
+    # Brands that would read as real Qingdao companies are never invented.
+    TAKEN = ("海尔", "海信", "澳柯玛", "中车", "青啤", "青岛啤酒", "双星", "赛轮", "软控", "歌尔", "特锐德", "汉缆", "海湾",
+             "明月", "黄海", "崂山", "京东方", "芯恩", "惠科", "国华")
+
     def brand(self) -> str:
-        return "".join(self.pick(self.BRAND, 2))
+        while True:
+            b = "".join(self.pick(self.BRAND, 2))
+            if b not in self.TAKEN:
+                return b
 
     def firm_name(self, seg: Segment, outside: str | None) -> tuple[str, str]:
         words = NAME_WORDS[seg.chain_id] + [a for a in seg.aliases if len(a) <= 4] * 2
@@ -470,7 +477,7 @@ class Gen:
             else:
                 name = self.pick([f"青岛{b}{w}{kind}"] * 6 + [f"{b}{w}（青岛）{kind}", f"山东{b}{w}{kind}",
                                   f"青岛{b}{w}{self.pick(['集团', '控股'])}有限公司"])
-            if name not in self.names:
+            if name not in self.names and not any(t in name for t in self.TAKEN):
                 self.names.add(name)
                 return name, b
         raise RuntimeError("could not invent a unique firm name")
