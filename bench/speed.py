@@ -249,19 +249,19 @@ def run_worker(name: str, data: Path, db: Path, queries: int, log) -> dict:
 
 # ---------------------------------------------------------------------------- driver
 
-def ensure_data(n: int, data: Path | None, seed: int, log) -> Path:
+def ensure_data(n: int, data: Path | None, seed: int, log, src=None) -> Path:
     import grow
     data = data or Path(tempfile.gettempdir()) / f"mm-grown-{n}-s{seed}"
     if not (data / "firms.csv").exists():
         t0 = time.perf_counter()
-        counts = grow.grow_set(grow.default_sources(), n, data, seed)
+        counts = grow.grow_set([Path(s) for s in src] if src else grow.default_sources(), n, data, seed)
         log(f"grew {data}: {counts} in {time.perf_counter() - t0:.0f} s")
     return data
 
 
 def measure(n: int, data: Path | None = None, queries: int = 50, http: bool = True, seed: int = 0,
-            log=print) -> dict:
-    data = ensure_data(n, data, seed, log)
+            log=print, src=None) -> dict:
+    data = ensure_data(n, data, seed, log, src)
     tmp = Path(tempfile.mkdtemp(prefix="mm-speed-"))
     db = tmp / "speed.db"
     result = {"n": n, "data": str(data), "machine": machine(), "queries": queries}
@@ -324,6 +324,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Speed and memory of matchmaker vs bm25s on a grown set.")
     ap.add_argument("--n", type=int, default=200_000, help="SMEs in the grown set")
     ap.add_argument("--data", help="a set folder to use instead of growing one (cached in $TMPDIR)")
+    ap.add_argument("--src", nargs="+", help="source sets to grow from (default: as bench/grow.py)")
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-http", action="store_true")
@@ -337,7 +338,7 @@ def main(argv=None) -> int:
         return 0
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     result = measure(args.n, Path(args.data) if args.data else None, args.queries, not args.no_http,
-                     args.seed, log)
+                     args.seed, log, args.src)
     if args.json:
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(summary(result))
