@@ -19,6 +19,7 @@ from matchmaker.web import auth
 from matchmaker.web.auth import ANY, PUBLIC, endpoint
 from matchmaker.web.errors import WebError, forbidden, not_found
 from matchmaker.web.store import row, rows
+from matchmaker.web.views import EVENT_VISIBLE as VISIBLE_TO_FIRMS
 from matchmaker.web.views import firm_names, path_int
 
 MAX_TOP = 200
@@ -209,7 +210,7 @@ async def events(request: Request):
     return JSONResponse({"events": [_event_json(e) for e in found]})
 
 
-VISIBLE_TO_FIRMS = ("published", "running", "closed", "done")
+
 
 
 @endpoint(ANY)

@@ -343,16 +343,12 @@ async def shortlist_toggle(request: Request):
     sme = str(form.get("sme", "")).strip()
     if not row(db, "SELECT 1 AS x FROM firms WHERE credit_code = ? AND role = 'sme'", [sme]):
         raise WebError("企业不存在。", 404)
+    from matchmaker import events
+
     with request.app.state.store.write() as wdb:
-        if scalar(wdb, "SELECT 1 FROM shortlists WHERE demand_id = ? AND sme = ?",
-                  [demand["demand_id"], sme]):
-            wdb.execute("DELETE FROM shortlists WHERE demand_id = ? AND sme = ?",
+        on = not scalar(wdb, "SELECT 1 FROM shortlists WHERE demand_id = ? AND sme = ?",
                         [demand["demand_id"], sme])
-            on = False
-        else:
-            wdb.execute("INSERT INTO shortlists(leader, demand_id, sme, created_at) VALUES (?, ?, ?, ?)",
-                        [demand["leader"], demand["demand_id"], sme, dbmod.now()])
-            on = True
+        (events.shortlist if on else events.unshortlist)(wdb, demand["leader"], demand["demand_id"], sme)
     if is_htmx(request):
         return render(request, "demands/_shortlist_button.html",
                       {"demand": demand, "m": {"credit_code": sme, "shortlisted": on}})

@@ -239,16 +239,33 @@ async def event_pair(request: Request):
     store = request.app.state.store
     events = _events_module()
 
+    matcher = request.app.state.matching.model  # the app's fitted model: no refit per request
+
     def work():
         with store.write() as wdb:
-            return events.run_pairing(wdb, event["id"], max_per_sme=max_per_sme)
+            return events.run_pairing(wdb, event["id"], max_per_sme=max_per_sme, matcher=matcher)
 
     try:
         await run_in_threadpool(work)
     except UserError as exc:
         raise WebError(exc.message, 422)
+    except ValueError as exc:  # the solver refused an inconsistent problem (e.g. a stale lock)
+        raise WebError(f"排期条件相互矛盾，请检查锁定的洽谈和桌位分配后重试。（{exc}）", 409)
     n = scalar(db, "SELECT COUNT(*) FROM meetings WHERE event_id = ?", [event["id"]])
     flash(request, f"配对完成：共安排 {n} 场洽谈。请审核后锁定或调整，再发布。")
+    return redirect(f"/events/{event['id']}")
+
+
+@endpoint("organizer")
+async def event_open(request: Request):
+    """draft -> open: invited SMEs may send meeting requests for this event."""
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    try:
+        _write(request, _events_module().open_requests, event["id"])
+    except UserError as exc:
+        raise WebError(exc.message, 409)
+    flash(request, "已开放对接申请：受邀中小企业可就本场活动提交对接申请。")
     return redirect(f"/events/{event['id']}")
 
 
@@ -277,12 +294,8 @@ async def meeting_lock(request: Request):
     db = db_of(request)
     event = _event_or_404(db, request)
     m = _meeting_or_404(db, event, request)
-    events = _events_module()
-    fn = getattr(events, "lock_meeting", None) or getattr(events, "set_locked", None)
-    if fn is None:
-        raise WebError("该功能暂未开放。", 501)
     try:
-        _write(request, fn, m["id"], not m["locked"])
+        _write(request, _events_module().lock_meeting, m["id"], not m["locked"])
     except UserError as exc:
         raise WebError(exc.message, 409)
     if is_htmx(request):
@@ -360,13 +373,7 @@ async def event_checkin(request: Request):
             elif action == "noshow":
                 _write(request, events.mark_no_show, event["id"], code)
             elif action == "undo":
-                fn = getattr(events, "undo_check_in", None)
-                if fn is None:
-                    with request.app.state.store.write() as wdb:
-                        wdb.execute("UPDATE participants SET checked_in = 0, no_show = 0 "
-                                    "WHERE event_id = ? AND credit_code = ?", [event["id"], code])
-                else:
-                    _write(request, fn, event["id"], code)
+                _write(request, events.undo_check_in, event["id"], code)
             else:
                 raise WebError("未知的操作。", 422)
         except UserError as exc:
@@ -395,17 +402,19 @@ async def event_repair(request: Request):
     store = request.app.state.store
     events = _events_module()
 
+    matcher = request.app.state.matching.model
+
     def work():
         with store.write() as wdb:
-            return events.repair(wdb, event["id"])
+            return events.repair(wdb, event["id"], matcher=matcher)
 
     try:
-        await run_in_threadpool(work)
-    except AttributeError:
-        raise WebError("该功能暂未开放。", 501)
+        out = await run_in_threadpool(work)
     except UserError as exc:
         raise WebError(exc.message, 409)
-    flash(request, "已根据到场情况重排剩余轮次。")
+    st = out.get("stats") or {}
+    flash(request, f"补位完成：从第{st.get('from_slot', '')}轮起释放 {st.get('cancelled', 0)} 场，"
+                   f"新安排 {st.get('repaired', 0)} 场。")
     return redirect(f"/events/{event['id']}")
 
 

@@ -18,8 +18,8 @@ from matchmaker.web.store import rows, scalar
 from matchmaker.web.views import (QINGDAO_DISTRICTS, db_of, flash, get_firm_or_404, int_param,
                                   is_htmx, redirect, render)
 
-OUTCOME_NAMES = {"intent": "达成意向", "signed": "签约", "follow_up": "持续跟进", "no_fit": "不匹配",
-                 "no_show": "未到场"}
+# events.OUTCOMES, stored as the Chinese result; the value is what the form shows
+OUTCOME_NAMES = {"已洽谈": "已洽谈", "达成意向": "达成意向", "签约": "签约", "未见面": "未见面"}
 
 
 @endpoint("organizer")
@@ -43,8 +43,20 @@ async def dashboard(request: Request):
     for r in rows(db, "SELECT tiers FROM firms WHERE role = 'sme'"):
         for t in json.loads(r["tiers"] or "[]"):
             tier_counts[t] += 1
-    outcome_counts = Counter({OUTCOME_NAMES.get(r["result"], r["result"] or "未填写"): r["n"]
+    outcome_counts = Counter({r["result"] or "未填写": r["n"]
                               for r in rows(db, "SELECT result, COUNT(*) AS n FROM outcomes GROUP BY result")})
+    by_chain = {}
+    try:
+        from matchmaker import events as events_mod
+
+        figures = events_mod.statistics(db)
+        by_chain = figures.get("by_chain", {})
+        stats["contracts"] = figures["total"]["contracts"]
+        stats["intents"] = figures["total"]["intents"]
+        stats["amount"] = figures["total"]["amount"]
+        stats["smes_joined"] = figures["total"]["smes_joined"]
+    except ImportError:
+        pass
     events = rows(db, "SELECT e.*, (SELECT COUNT(*) FROM participants p WHERE p.event_id = e.id) AS firms, "
                       "(SELECT COUNT(*) FROM meetings m WHERE m.event_id = e.id) AS meetings "
                       "FROM events e ORDER BY e.date DESC LIMIT 8")
@@ -52,11 +64,17 @@ async def dashboard(request: Request):
                                     unit="项", testid="chart-chains")
     chart_tiers = charts.bar_chart(tier_counts.most_common(), title="中小企业资质分布", unit="家",
                                    testid="chart-tiers")
-    chart_outcomes = charts.bar_chart(outcome_counts.most_common(), title="对接成果", unit="场",
-                                      color=charts.RED, testid="chart-outcomes")
+    chart_outcomes = charts.bar_chart(
+        [(k, outcome_counts.get(k, 0)) for k in ("已洽谈", "达成意向", "签约", "未见面")],
+        title="洽谈成果（场）", unit="场", color=charts.RED, testid="chart-outcomes")
+    chart_contracts = charts.bar_chart(
+        sorted(((c, v["intents"] + v["contracts"]) for c, v in by_chain.items()
+                if v["intents"] + v["contracts"]), key=lambda kv: -kv[1])[:10],
+        title="各产业链达成意向与签约", unit="项", testid="chart-chain-outcomes")
     return render(request, "org/dashboard.html", {
         "stats": stats, "events": events, "chart_chains": chart_chains,
-        "chart_tiers": chart_tiers, "chart_outcomes": chart_outcomes})
+        "chart_tiers": chart_tiers, "chart_outcomes": chart_outcomes,
+        "chart_contracts": chart_contracts})
 
 
 @endpoint("organizer")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from matchmaker.errors import UserError
+
 from matchmaker import db as dbmod
 from matchmaker.web import auth
 from matchmaker.web.auth import endpoint
@@ -86,8 +88,10 @@ async def recommended(request: Request):
 
 
 def _events_for(db, code: str) -> list[dict]:
+    """Events this firm is invited to that still take requests."""
     return rows(db, "SELECT e.id, e.name, e.date FROM events e JOIN participants p ON p.event_id = e.id "
-                    "WHERE p.credit_code = ? AND e.date >= date('now', '-1 day') ORDER BY e.date", [code])
+                    "WHERE p.credit_code = ? AND e.status IN ('draft', 'open', 'scheduled') "
+                    "ORDER BY e.date", [code])
 
 
 @endpoint("sme")
@@ -131,15 +135,13 @@ async def request_meeting(request: Request):
             "existing": None, "events": _events_for(db, user["firm"]),
             "errors": {"message": "请用一两句话说明贵企业能提供什么（不超过1000字）。"},
             "message": message[:1000]}, status_code=422)
-    with request.app.state.store.write() as wdb:
-        dup = wdb.execute("SELECT id FROM meeting_requests WHERE sme = ? AND demand_id = ? "
-                          "AND status IN ('pending', 'accepted')",
-                          [user["firm"], demand["demand_id"]]).fetchone()
-        if dup:
-            raise WebError("您已就该需求提交过对接申请，请等待链主企业答复。", 409)
-        wdb.execute("INSERT INTO meeting_requests(event_id, sme, leader, demand_id, message, status, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-                    [event_id, user["firm"], demand["leader"], demand["demand_id"], message, dbmod.now()])
+    from matchmaker import events
+
+    try:
+        with request.app.state.store.write() as wdb:
+            events.request_meeting(wdb, user["firm"], demand["demand_id"], message, event_id=event_id)
+    except UserError as exc:
+        raise WebError(exc.message, 409)
     flash(request, "对接申请已提交，链主企业答复后您会在“我的申请”中看到。")
     return redirect("/requests")
 
@@ -183,9 +185,14 @@ async def request_answer(request: Request):
     answer = str(form.get("answer", ""))
     if answer not in ("accepted", "declined"):
         raise WebError("请选择接受或婉拒。", 422)
-    with request.app.state.store.write() as wdb:
-        wdb.execute("UPDATE meeting_requests SET status = ?, answered_at = ? WHERE id = ?",
-                    [answer, dbmod.now(), rid])
+    from matchmaker import events
+
+    try:
+        with request.app.state.store.write() as wdb:
+            events.answer_request(wdb, rid, answer == "accepted",
+                                  leader=user["firm"] if user["role"] == "leader" else None)
+    except UserError as exc:
+        raise WebError(exc.message, exc.status_code if exc.status_code != 400 else 409)
     flash(request, "已接受对接申请。" if answer == "accepted" else "已婉拒对接申请。")
     return redirect("/requests")
 
@@ -202,7 +209,7 @@ async def agenda(request: Request):
                         f"FROM meetings m JOIN events e ON e.id = m.event_id "
                         f"LEFT JOIN firms f ON f.credit_code = m.{other} "
                         f"LEFT JOIN demands d ON d.demand_id = m.demand_id "
-                        f"WHERE m.{col} = ? AND e.status IN ('published', 'running', 'closed', 'done') "
+                        f"WHERE m.{col} = ? AND e.status IN ('published', 'done') AND m.status != 'cancelled' "
                         f"ORDER BY e.date, m.slot", [user["firm"]])
     for m in meetings:
         m["time"] = slot_time(m.get("start"), m.get("slot_minutes"), m.get("slot"))

@@ -119,21 +119,23 @@ def build_sample(path: str | Path) -> Sample:
         sample.users[key] = {"username": username, "password": PASSWORD, "role": role,
                              "firm": user.get("firm"), "id": user["id"],
                              "token": create_token(db, username, name="sample")}
+    from matchmaker import events
+
     now = dbmod.now()
+    sample.event_id = int(events.create_event(
+        db, name="智能家电产业链融链固链对接会", date="2027-05-20", start="09:00", slots=4,
+        slot_minutes=20, tables=3, venue="青岛国际会议中心"))
+    sample.draft_event_id = int(events.create_event(
+        db, name="轨道交通装备供需对接会", date="2027-06-10", start="14:00", slots=3,
+        slot_minutes=30, tables=2))
+    events.invite(db, sample.event_id, [sample.firms[k] for k in
+                                        ("leader_a", "leader_b", "sme_a", "sme_b", "sme_c")])
+    table_a = next(p["tables"][0] for p in events.participants(db, sample.event_id)
+                   if p["credit_code"] == sample.firms["leader_a"])
     with db.atomic():
-        sample.event_id = db["events"].insert({
-            "name": "智能家电产业链融链固链对接会", "date": "2027-05-20", "venue": "青岛国际会议中心",
-            "start": "09:00", "slots": 4, "slot_minutes": 20, "tables": 3, "status": "published",
-            "max_per_sme": 2, "created_at": now}).last_pk
-        sample.draft_event_id = db["events"].insert({
-            "name": "轨道交通装备供需对接会", "date": "2027-06-10", "venue": "",
-            "start": "14:00", "slots": 3, "slot_minutes": 30, "tables": 2, "status": "draft",
-            "max_per_sme": 2, "created_at": now}).last_pk
-        for key in ("leader_a", "leader_b", "sme_a", "sme_b", "sme_c"):
-            db["participants"].insert({"event_id": sample.event_id, "credit_code": sample.firms[key],
-                                       "role": FIRMS[key]["role"], "invited_at": now})
+        db["events"].update(sample.event_id, {"status": "published"})
         sample.meeting_id = db["meetings"].insert({
-            "event_id": sample.event_id, "slot": 1, "table_no": 1, "leader": sample.firms["leader_a"],
+            "event_id": sample.event_id, "slot": 1, "table_no": table_a, "leader": sample.firms["leader_a"],
             "sme": sample.firms["sme_a"], "demand_id": sample.demands["a_open"], "score": 0.8,
             "reasons": "{}", "locked": 0, "status": "scheduled", "source": "pairing"}).last_pk
         sample.request_id = db["meeting_requests"].insert({

@@ -22,9 +22,11 @@ QINGDAO_DISTRICTS = ("市南区", "市北区", "李沧区", "崂山区", "城阳
                      "即墨区", "胶州市", "平度市", "莱西市", "高新区")
 STATUS_NAMES = {"open": "征集中", "closed": "已关闭", "draft": "草稿"}
 REQUEST_STATUS = {"pending": "待答复", "accepted": "已接受", "declined": "已婉拒",
-                  "scheduled": "已排入", "withdrawn": "已撤回"}
-EVENT_STATUS = {"draft": "筹备中", "inviting": "邀请中", "paired": "已配对", "published": "已发布",
-                "running": "进行中", "closed": "已结束", "done": "已结束"}
+                  "scheduled": "已排入", "cancelled": "已撤回"}
+EVENT_STATUS = {"draft": "筹备中", "open": "征集对接申请", "scheduled": "已排期", "published": "已发布",
+                "done": "已结束"}
+# the states in which firms see their meetings (events.py publishes a final schedule)
+EVENT_VISIBLE = ("published", "done")
 SPLIT = re.compile(r"[；;、，,|\n]")
 
 
