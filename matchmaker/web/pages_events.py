@@ -127,7 +127,11 @@ def _workspace(db, event: dict) -> dict:
                         "WHERE m.event_id = ? ORDER BY m.slot, m.table_no", [eid])
     slots = int(event.get("slots") or 0)
     tables = int(event.get("tables") or 0)
-    grid = {(m["slot"], m["table_no"]): m for m in meetings}
+    grid: dict = {}
+    for m in meetings:  # a repaired cell holds the freed meeting and its replacement
+        key = (m["slot"], m["table_no"])
+        if key not in grid or grid[key]["status"] in ("no_show", "cancelled"):
+            grid[key] = m
     slot_rows = [{"slot": s, "time": slot_time(event["start"], event["slot_minutes"], s),
                   "cells": [grid.get((s, t)) for t in range(1, tables + 1)]} for s in range(1, slots + 1)]
     unmatched = [p for p in participants if p["firm_role"] == "sme"
