@@ -762,11 +762,16 @@ class Gen:
                 f"{a}目前由{rng.randint(2, 4)}家外地供应商供货，{who}希望在青岛培育本地配套，兼顾{b}。",
             ])
         elif style == "medium":
+            # write the other name of each term when there is one, the abbreviation more often than not
+            with_syn = [t for t in seg.terms if t in self.syn]
+            if len(with_syn) >= 2:
+                chosen = self.pick(with_syn, 2)
+                terms = chosen + [t for t in terms if t not in chosen][:2]
             alts = []
             for t in terms:
-                v = self.syn.get(t)
-                alts.append(self.pick(v) if v else t)
-            # prefer writing the abbreviation or the other name when there is one
+                v = self.syn.get(t) or []
+                abbr = [x for x in v if re.fullmatch(r"[A-Za-z0-9\-+ ]{2,}", x)]
+                alts.append(self.pick(abbr) if abbr and self.chance(0.6) else self.pick(v) if v else t)
             a, b = alts[0], alts[1]
             title = self.pick([f"{a}方案征集", f"面向{prod}的{a}", f"{a}能力提升", f"新一代{a}合作开发", f"{a}国产替代",
                                f"{a}与{b}技术合作"])
@@ -778,7 +783,9 @@ class Gen:
                 f"{a}是{prod}的关键环节，{who}希望与掌握{b}的企业长期合作。",
             ])
         elif style == "hard":
-            probs = self.pick(list(seg.problems), 2) if len(seg.problems) >= 2 else ["质量不稳定", "成本偏高"]
+            # a problem demand names a symptom, not a purchasing worry (依赖进口, 成本高)
+            symptoms = [p for p in seg.problems if not re.search(r"进口|国产|卡脖子|成本|贵|垄断|断供|缺货|交期|认证|授权", p)]
+            probs = self.pick(symptoms, 2) if len(symptoms) >= 2 else ["质量不稳定", "一致性差"]
             title = self.pick([f"{probs[0]}问题攻关", f"解决{probs[0]}难题", f"{probs[0]}、{probs[1]}改善",
                                f"{prod}相关{probs[0]}问题求解", f"生产中{probs[0]}问题", f"关于{probs[0]}的技术攻关",
                                f"{probs[0]}原因分析与改进", f"降低{probs[1]}的技术方案"])

@@ -197,9 +197,16 @@ class Taxonomy:
             return []
         hits: dict[str, float] = {}
         for p, sid in self._problem_keys:
-            if len(p) >= 2 and p in k:
-                # A generic complaint (寿命短) names many segments; a specific one (叫不醒) few.
-                hits[sid] = hits.get(sid, 0.0) + 1.0 / self._problem_df[p]
+            if len(p) < 2:
+                continue
+            if p in k:
+                w = 1.0
+            elif _gapped(p, k):
+                w = 0.7  # "出水变小" written as "出水明显变小"
+            else:
+                continue
+            # A generic complaint (寿命短) names many segments; a specific one (叫不醒) few.
+            hits[sid] = hits.get(sid, 0.0) + w / self._problem_df[p]
         for s in self.segments.values():
             if len(s.name) >= 3 and norm(s.name) in k:
                 hits[s.id] = hits.get(s.id, 0.0) + 0.5
@@ -215,6 +222,21 @@ class Taxonomy:
 
     def customers_of(self, segment_id: str) -> list[str]:
         return [b for a, b in self.supply_edges if a == segment_id]
+
+
+def _gapped(phrase: str, text: str, gap: int = 6) -> bool:
+    """Whether a problem phrase of four or more characters occurs in ``text`` with a few
+    characters inserted between its halves (出水变小 in 出水明显变小, 唤醒率低 in 唤醒率明显偏低)."""
+    if len(phrase) < 4:
+        return False
+    head, tail = phrase[:2], phrase[2:]
+    start = text.find(head)
+    while start >= 0:
+        window = text[start + 2:start + 2 + len(tail) + gap]
+        if tail in window:
+            return True
+        start = text.find(head, start + 1)
+    return False
 
 
 def _strings(value, where: str) -> tuple[str, ...]:

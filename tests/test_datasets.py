@@ -55,6 +55,14 @@ def test_generator_reproduces_the_committed_files(tmp_path):
     assert counts["firms"] == len(read("firms.csv"))
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_generator_runs_with_other_seeds(tmp_path, seed):
+    counts = load_generator().generate(tmp_path, seed=seed, n_smes=300)
+    assert counts["firms"] == 300 + 19 and counts["demands"] >= 150
+    rows = list(csv.DictReader(open(tmp_path / "firms.csv", encoding="utf-8")))
+    assert all(is_valid(r["统一社会信用代码"]) for r in rows)
+
+
 def test_org_code_check_digit_function():
     gen = load_generator()
     # worked example from GB 11714: 12345678 -> check 8 (sum 3+14+27+40+25+48+28+16=201, 11-201%11=8)
