@@ -296,6 +296,7 @@ class Firm:
     description: str = ""
     short: str = ""
     year: int = 2015
+    decoy: str | None = None       # segment whose words the firm uses without having the capability
 
     def row(self) -> list[str]:
         return [self.name, self.code, self.role, "；".join(self.tiers), "；".join(self.chains),
@@ -535,6 +536,7 @@ class Gen:
         other = self.pick([s for s in self.leaves if s.id != f.segment.id and s.parent != f.segment.parent])
         t = self.pick(list(other.terms), 2)
         x, y = t[0], t[-1]
+        f.decoy = other.id
         return self.pick([
             f"公司主要客户中包括多家{x}生产企业，为其提供配套服务。",
             f"公司目前自用{x}和{y}设备，不对外销售。",

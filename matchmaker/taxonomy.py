@@ -26,6 +26,8 @@ from .errors import UserError
 STAGES = ("上游", "中游", "下游")
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets" / "taxonomy.json"
 # Separators firms use inside one 产业链环节 cell, e.g. "核心零部件/压缩机" or "电控（IGBT）".
+# A problem phrase never spans two clauses.
+_CLAUSE_END = re.compile(r"[,.;:!?。、；：！？，]")
 _LABEL_SPLIT = re.compile(r"[；;、，,|/／\s（）()]+")
 
 
@@ -232,7 +234,7 @@ def _gapped(phrase: str, text: str, gap: int = 6) -> bool:
     head, tail = phrase[:2], phrase[2:]
     start = text.find(head)
     while start >= 0:
-        window = text[start + 2:start + 2 + len(tail) + gap]
+        window = _CLAUSE_END.split(text[start + 2:start + 2 + len(tail) + gap], 1)[0]
         if tail in window:
             return True
         start = text.find(head, start + 1)

@@ -63,6 +63,20 @@ def test_generator_runs_with_other_seeds(tmp_path, seed):
     assert all(is_valid(r["统一社会信用代码"]) for r in rows)
 
 
+def test_a_quarter_of_smes_use_words_of_a_capability_they_lack():
+    gen = load_generator()
+    from matchmaker.taxonomy import load_taxonomy as lt
+    g = gen.Gen(lt(), gen.SEED, 1000)
+    g.run()
+    smes = [f for f in g.firms if f.role == "中小企业"]
+    decoys = [f for f in smes if f.decoy]
+    assert 0.2 <= len(decoys) / len(smes) <= 0.3
+    for f in decoys:
+        seg = g.tx.segments[f.decoy]
+        assert seg.id != f.segment.id
+        assert any(t in f.description for t in seg.terms), f.name
+
+
 def test_org_code_check_digit_function():
     gen = load_generator()
     # worked example from GB 11714: 12345678 -> check 8 (sum 3+14+27+40+25+48+28+16=201, 11-201%11=8)

@@ -106,6 +106,18 @@ def test_find_segments_for_a_problem_text(tx):
     assert tx.find_segments("") == []
 
 
+def test_problem_phrases_match_with_words_inserted(tx):
+    from matchmaker.taxonomy import _gapped
+    assert _gapped("出水变小", "用了三个月出水明显变小")
+    assert not _gapped("出水变小", "出水口很小，变小的是压力")
+    assert not _gapped("叫不醒", "叫了半天不醒")  # short phrases only match as written
+    assert tx.find_segments("电池包冬天续航明显缩水")[0].id == "nev/battery-system"
+
+
+def test_terms_order_is_stable(tx):
+    assert tx.terms() == load_taxonomy().terms()
+
+
 def test_supply_edges_and_chain_of(tx):
     assert ("ic/power-device", "nev/e-drive") in tx.supply_edges
     assert ("materials/electronic-chemicals", "ic/wafer-fab") in tx.supply_edges
