@@ -206,3 +206,38 @@ def format_table(results, names: dict[str, str] | None = None, titles: dict[str,
                 (str(rank), f"{m.score:.3f}", ident, label, why), widths)).rstrip())
         blocks.append("\n".join(rows))
     return "\n\n".join(blocks) + "\n"
+
+
+def rank_report(firms: Sequence[dict], demands: Sequence[dict], relations: Sequence[dict] = (),
+                *, demand_id: str | None = None, all_demands: bool = False,
+                firm: str | None = None, all_firms: bool = False, top: int = 20,
+                fmt: str = "table") -> str:
+    """What `matchmaker rank` prints: fit over the records, rank one or every demand (SMEs
+    for it) or one or every SME (demands for it), format as table, json or trec."""
+    from .errors import NotFound
+
+    names = {f["credit_code"]: f["name"] for f in firms}
+    titles = {d["demand_id"]: d["title"] for d in demands}
+    if demand_id is not None and demand_id not in titles:
+        raise NotFound(f"需求编号“{demand_id}”不存在")
+    code = None
+    if firm is not None:
+        by_name = {f["name"]: f for f in firms}
+        rec = by_name.get(firm) or next((f for f in firms if f["credit_code"] == firm.strip().upper()), None)
+        if rec is None:
+            raise NotFound(f"企业“{firm}”不在企业名录中")
+        if rec["role"] != "sme":
+            raise NotFound(f"“{rec['name']}”是链主企业，需求推荐只面向中小企业")
+        code = rec["credit_code"]
+    matcher = build_matcher(firms, demands, relations)
+    if demand_id is not None or all_demands:
+        direction = "demand"
+        results = rank_all(matcher, top=top, demand_ids=[demand_id] if demand_id else None)
+    else:
+        direction = "firm"
+        results = rank_all_firms(matcher, top=top, credit_codes=[code] if code else None)
+    if fmt == "trec":
+        return format_trec(results)
+    if fmt == "json":
+        return format_json(results, names if direction == "demand" else titles, direction=direction)
+    return format_table(results, names=names, titles=titles, direction=direction)

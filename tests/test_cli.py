@@ -128,3 +128,28 @@ def test_user_and_token(tmp_path, matchmaker_cmd, small_set):
     bad = run(matchmaker_cmd, "user", "add", "--db", db_path, "--username", "x", "--role", "sme",
               "--firm", "不存在", stdin="s3cret-pass\n")
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "不在企业名录中" in bad.stderr
+
+
+def test_rank_formats_and_errors(tmp_path, matchmaker_cmd, small_set):
+    import json
+
+    db_path = tmp_path / "m.db"
+    assert run(matchmaker_cmd, "load", "--db", db_path, *small_set.values()).returncode == 0
+    trec = run(matchmaker_cmd, "rank", "--db", db_path, "--all", "--format", "trec")
+    assert trec.returncode == 0, trec.stderr
+    lines = [line.split() for line in trec.stdout.splitlines()]
+    assert lines and all(len(p) == 6 and p[1] == "Q0" and p[5] == "matchmaker" for p in lines)
+    assert {p[0] for p in lines} <= {"T-1", "T-2"} and CODES["leader"] not in {p[2] for p in lines}
+    assert [int(p[3]) for p in lines if p[0] == "T-1"][:2] == [1, 2]
+    first = [p for p in lines if p[0] == "T-1"][0]
+    assert first[2] == CODES["sme1"]  # the membrane maker for the membrane demand
+    js = json.loads(run(matchmaker_cmd, "rank", "--db", db_path, "--demand", "T-1", "--format", "json").stdout)
+    assert js[0]["matches"][0]["reasons"]["terms"] and js[0]["matches"][0]["reasons"]["path"]
+    firm = run(matchmaker_cmd, "rank", "--db", db_path, "--firm", "青岛甲乙膜科技有限公司", "--format", "trec")
+    assert firm.stdout.split()[:3] == [CODES["sme1"], "Q0", "T-1"]
+    table = run(matchmaker_cmd, "rank", "--db", db_path, "--demand", "T-1")
+    assert "青岛甲乙膜科技有限公司" in table.stdout
+    for args, msg in ((["--demand", "NOPE"], "不存在"), (["--firm", "青岛示例家电集团有限公司"], "链主企业"),
+                      (["--all", "--demand", "T-1"], "只指定一个")):
+        bad = run(matchmaker_cmd, "rank", "--db", db_path, *args)
+        assert bad.returncode == 1 and msg in bad.stderr and "Traceback" not in bad.stderr
