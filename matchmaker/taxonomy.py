@@ -161,35 +161,50 @@ class Taxonomy:
         if segment_name is None:
             return self.segments_for_text(chain_name or "")
         chain = self.chain(chain_name) if chain_name else None
-        ids = self._label_ids(segment_name)
-        if not ids:
+        stages = self._label_stages(segment_name)
+        if not any(stages):
+            # several labels in one cell ("封装测试/晶圆制造"): the union of what each names
             parts = [p for p in _LABEL_SPLIT.split(segment_name) if p]
             if len(parts) > 1:
+                merged: list[list[str]] = [[], [], []]
                 for p in parts:
-                    ids += [i for i in self._label_ids(p) if i not in ids]
+                    for m, st in zip(merged, self._label_stages(p)):
+                        m += [i for i in st if i not in m]
+                stages = merged
+        # The first kind of match that lands in the firm's chain wins; failing that, the
+        # first kind of match anywhere (a firm may name a segment of another chain).
         if chain is not None:
-            inside = [i for i in ids if self.segments[i].chain_id == chain.id]
-            if inside or not ids:
-                ids = inside
-        return [self.segments[i] for i in ids]
+            for st in stages:
+                inside = [i for i in st if self.segments[i].chain_id == chain.id]
+                if inside:
+                    return [self.segments[i] for i in inside]
+            # "上游配套", "中游制造": the chain's top-level segments at that stage
+            stage = next((st for st in STAGES if st in segment_name), None)
+            if stage:
+                return [self.segments[i] for i in chain.segment_ids
+                        if self.segments[i].stage == stage and self.segments[i].parent is None]
+            stages = stages[:2]  # a partial match in another chain is a coincidence
+        for st in stages:
+            if st:
+                return [self.segments[i] for i in st]
+        return []
 
-    def _label_ids(self, label: str) -> list[str]:
+    def _label_stages(self, label: str) -> list[list[str]]:
+        """Segment ids a label names, by strength of match: exact segment name or alias,
+        product term (or a synonym of one), partial name or alias."""
         k = norm(label)
         if not k:
-            return []
-        # An exact name or alias beats a product term, which beats a partial match.
-        if k in self._segs_by_label:
-            return list(self._segs_by_label[k])
-        ids: list[str] = []
+            return [[], [], []]
+        exact = list(self._segs_by_label.get(k, []))
+        terms: list[str] = []
         for t in [label, *self.synonyms_of(label)]:
-            ids += [i for i in self._segs_by_term.get(norm(t), []) if i not in ids]
-        if ids:
-            return ids
+            terms += [i for i in self._segs_by_term.get(norm(t), []) if i not in terms]
+        partial: list[str] = []
         if len(k) >= 2:
             for key, sids in self._segs_by_label.items():
                 if len(key) >= 2 and (key in k or k in key):
-                    ids += [i for i in sids if i not in ids]
-        return ids
+                    partial += [i for i in sids if i not in partial]
+        return [exact, terms, partial]
 
     def segments_for_text(self, text: str, top: int = 5) -> list[Segment]:
         """Segments a free text points to through problem words and segment names (not

@@ -97,6 +97,12 @@ def test_find_segments_for_free_firm_labels(tx):
     ids = {s.id for s in tx.find_segments("集成电路", "封装测试/晶圆制造")}
     assert ids == {"ic/packaging-test", "ic/wafer-fab"}
     assert tx.find_segments("智能家电", "") == []
+    # the same word means the chain's own segment
+    assert [s.id for s in tx.find_segments("新能源汽车", "核心零部件")] == ["nev/core-parts"]
+    # a stage word names the chain's top-level segments at that stage
+    ids = [s.id for s in tx.find_segments("海洋装备", "上游配套")]
+    assert ids and all(tx.segments[i].stage == "上游" and tx.segments[i].chain_id == "marine" for i in ids)
+    assert [s.id for s in tx.find_segments("新能源汽车", "中游制造")] == ["nev/vehicle"]
 
 
 def test_find_segments_for_a_problem_text(tx):
