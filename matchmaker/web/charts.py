@@ -52,12 +52,12 @@ STAGES = ("上游", "中游", "下游")
 
 
 def chain_map(chain: str, columns: dict[str, list[dict]], edges: list[tuple[str, str]] = (),
-              gap_threshold: int = 2) -> Markup:
+              gap_rule: str = "有需求但本地企业不足") -> Markup:
     """The chain as three columns of segment boxes (上游 → 中游 → 下游).
 
     Each segment dict: name, demands (count of leaders' demands touching it), smes (local SMEs),
-    leaders (names). A segment with demand but fewer than `gap_threshold` local SMEs is a gap
-    (补链/招商 target) and is drawn in red with a dashed border.
+    leaders (names), gap (bool: the local supply does not cover the demand, a 补链/招商 target),
+    drawn in red with a dashed border; `gap_rule` says in the legend what a gap is.
     """
     col_w, box_w, box_h, vgap, top, left = 320, 270, 74, 14, 70, 20
     stages = [s for s in STAGES if columns.get(s)] + [s for s in columns if s not in STAGES and columns[s]]
@@ -98,7 +98,7 @@ def chain_map(chain: str, columns: dict[str, list[dict]], edges: list[tuple[str,
     for stage in stages:
         for seg in columns.get(stage, []):
             x, y = pos[seg["name"]]
-            gap = seg["demands"] > 0 and seg["smes"] < gap_threshold
+            gap = bool(seg.get("gap"))
             stroke = RED if gap else "#b8c4d6"
             fill = "#fdf0ef" if gap else "#fff"
             dash = ' stroke-dasharray="6 4"' if gap else ""
@@ -137,6 +137,6 @@ def chain_map(chain: str, columns: dict[str, list[dict]], edges: list[tuple[str,
                f'<text x="{left + 130}" y="{ly}" font-size="12" fill="#1d2b3a">本地中小企业数</text>'
                f'<rect x="{left + 250}" y="{ly - 11}" width="22" height="12" fill="#fdf0ef" stroke="{RED}" '
                f'stroke-dasharray="4 3"/><text x="{left + 280}" y="{ly}" font-size="12" fill="#1d2b3a">'
-               f'缺链环节：有需求但本地企业少于{gap_threshold}家（补链、招商方向）</text>')
+               f'缺链环节：{_t(gap_rule)}（补链、招商方向）</text>')
     out.append("</svg>")
     return Markup("".join(out))

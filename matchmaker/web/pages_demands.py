@@ -19,7 +19,7 @@ from matchmaker.web.views import (COOPERATION, KINDS, db_of, firms_by_code, flas
                                   split_list)
 
 # A ranked SME with at least this score counts as "reached" by a demand in the quality check.
-REACH_FLOOR = 0.15
+REACH_FLOOR = 0.3
 VAGUE_WORDS = ("相关", "若干", "一些", "先进", "高端", "优质", "各类", "一流", "领先", "等等",
                "尽快", "较好", "良好", "一定的", "适当", "有关", "多种", "全面提升")
 DIGITS = re.compile(r"\d")

@@ -269,7 +269,9 @@ def chain_data(db, chain: str) -> dict:
     columns = dict(sorted(columns.items(), key=lambda kv: order.get(kv[0], 9)))
     for col in columns.values():
         col.sort(key=lambda s: (-s["demands"], s["name"]))
-    gaps = [s for col in columns.values() for s in col if s["demands"] > 0 and s["smes"] < GAP_THRESHOLD]
+        for seg in col:
+            seg["gap"] = is_gap(seg["demands"], seg["smes"])
+    gaps = [s for col in columns.values() for s in col if s["gap"]]
     gaps.sort(key=lambda s: (-s["demands"], s["smes"]))
     return {"chain": chain, "columns": columns, "edges": edges, "gaps": gaps,
             "demand_count": len(demands),
@@ -278,7 +280,14 @@ def chain_data(db, chain: str) -> dict:
             "leaders": sorted({f["name"] for f in firms if f["role"] == "leader"})}
 
 
-GAP_THRESHOLD = 2
+GAP_MIN = 3  # fewer local SMEs than this in a segment with demand is a gap
+GAP_RATIO = 2  # ... and so is fewer than two local SMEs per open demand
+GAP_RULE = f"有链主需求，但本地中小企业少于{GAP_MIN}家或少于需求数的{GAP_RATIO}倍"
+
+
+def is_gap(demands: int, smes: int) -> bool:
+    """A segment the local supply does not cover: the 补链/招商 targets."""
+    return demands > 0 and smes < max(GAP_MIN, GAP_RATIO * demands)
 
 
 @endpoint("organizer")
@@ -306,8 +315,8 @@ async def chain_map(request: Request):
     chain = _chain_or_404(db, request.path_params["chain"])
     store = request.app.state.store
     data = await run_in_threadpool(lambda: chain_data(store.db(), chain))
-    svg = charts.chain_map(chain, data["columns"], data["edges"], GAP_THRESHOLD)
-    return render(request, "org/chain.html", {**data, "svg": svg})
+    svg = charts.chain_map(chain, data["columns"], data["edges"], GAP_RULE)
+    return render(request, "org/chain.html", {**data, "svg": svg, "gap_rule": GAP_RULE})
 
 
 @endpoint("organizer")
@@ -316,5 +325,5 @@ async def chain_map_svg(request: Request):
     chain = _chain_or_404(db, request.path_params["chain"])
     store = request.app.state.store
     data = await run_in_threadpool(lambda: chain_data(store.db(), chain))
-    svg = charts.chain_map(chain, data["columns"], data["edges"], GAP_THRESHOLD)
+    svg = charts.chain_map(chain, data["columns"], data["edges"], GAP_RULE)
     return Response(str(svg), media_type="image/svg+xml")

@@ -43,8 +43,13 @@ def db_of(request: Request):
 def context(request: Request) -> dict:
     """Available to every template."""
     user = request.state.user if "user" in request.state._state else auth.current_user(request)
+    nav = _nav(user)
+    path = request.url.path
+    # the nav item whose link is the longest prefix of this page is the current one
+    prefixes = [href for href, _, _ in nav if path == href or path.startswith(href.rstrip("/") + "/")]
+    current = max(prefixes, key=len) if prefixes else None
     return {"user": user, "csrf_token": auth.csrf_token(request), "role_names": auth.ROLE_NAMES,
-            "nav": _nav(user), "path": request.url.path, "today": date.today().isoformat(),
+            "nav": nav, "nav_current": current, "path": path, "today": date.today().isoformat(),
             "flash": request.session.pop("flash", None) if "session" in request.scope else None}
 
 
