@@ -230,3 +230,12 @@ def test_security_relevant_pages_escape_user_text(client, sample):
     page = client.get(f"/firms/{sample.firms['sme_d']}")
     assert "<script>alert" not in page.text
     assert "&lt;script&gt;alert" in page.text
+
+
+def test_security_headers(client):
+    resp = client.get("/login")
+    assert resp.headers["x-frame-options"] == "DENY"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    csp = resp.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "onclick=" not in resp.text and "onchange=" not in resp.text
