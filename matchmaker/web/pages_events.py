@@ -146,7 +146,13 @@ def _workspace(db, event: dict) -> dict:
              "no_show": sum(1 for p in participants if p["no_show"]),
              "outcomes": sum(1 for m in meetings if m.get("result")),
              "requests_accepted": sum(1 for r in requests if r["status"] == "accepted")}
+    table_owners = {}
+    for p in participants:
+        if p["firm_role"] == "leader":
+            for t in json.loads(p.get("tables") or "[]"):
+                table_owners[t] = p["name"]
     return {"participants": participants, "meetings": meetings, "slot_rows": slot_rows,
+            "table_owners": table_owners,
             "tables": list(range(1, tables + 1)), "unmatched": unmatched, "requests": requests,
             "stats": stats}
 
