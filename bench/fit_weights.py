@@ -72,8 +72,9 @@ def collect(name: str, path: Path, taxonomy=None):
         cand, _ = m.training_pairs(did)
         cand_set = set(cand)
         codes, X = m.training_pairs(did, judged.keys())
+        kind = m.demand_kind_of(did)
         for c, x in zip(codes, X):
-            rows.append((name, did, c, c in cand_set, judged.get(c, 0), x))
+            rows.append((name, did, c, c in cand_set, judged.get(c, 0), x, kind))
     return m, rows, qrels, fit_s
 
 
@@ -126,17 +127,50 @@ def evaluate(rows, scores, qrels_by_set):
 
 
 def cv_scores(rows, C, folds=5, seed=0):
+    """Out-of-fold scores: one model per demand kind, GroupKFold over demands inside it."""
     X, grade, y = arrays(rows)
     w = sample_weights(rows, grade)
     groups = np.array([f"{r[0]}|{r[1]}" for r in rows])
+    kinds = np.array([r[6] for r in rows])
     scores = np.zeros(len(rows))
     models = []
-    # GroupKFold keeps each demand whole in one fold
-    for tr, te in GroupKFold(n_splits=folds).split(X, y, groups):
-        model = fit_lr(X[tr], y[tr], w[tr], C)
-        scores[te] = score(model, X[te])
-        models.append((model, set(groups[te])))
+    for kind in np.unique(kinds):
+        sel = np.flatnonzero(kinds == kind)
+        n_groups = len(set(groups[sel]))
+        k = min(folds, n_groups)
+        if k < 2:
+            model = fit_lr(X[sel], y[sel], w[sel], C)
+            scores[sel] = score(model, X[sel])
+            models.append((model, set(groups[sel])))
+            continue
+        # GroupKFold keeps each demand whole in one fold
+        for tr, te in GroupKFold(n_splits=k).split(X[sel], y[sel], groups[sel]):
+            tr, te = sel[tr], sel[te]
+            model = fit_lr(X[tr], y[tr], w[tr], C)
+            scores[te] = score(model, X[te])
+            models.append((model, set(groups[te])))
     return scores, models
+
+
+def fit_profiles(rows, C):
+    X, grade, y = arrays(rows)
+    w = sample_weights(rows, grade)
+    kinds = np.array([r[6] for r in rows])
+    profiles = {}
+    for kind in np.unique(kinds):
+        sel = kinds == kind
+        if y[sel].sum() == 0:
+            continue
+        profiles[str(kind)] = fit_lr(X[sel], y[sel], w[sel], C)
+    return profiles
+
+
+def score_profiles(profiles, rows, default):
+    X, _, _ = arrays(rows)
+    out = np.zeros(len(rows))
+    for i, r in enumerate(rows):
+        out[i] = score(profiles.get(r[6], default), X[i:i + 1])[0]
+    return out
 
 
 def summarise(per_set, difficulty):
@@ -151,7 +185,7 @@ def summarise(per_set, difficulty):
     return lines
 
 
-def firm_direction(matcher, qrels, model_for_demand):
+def firm_direction(matcher, qrels, model_for_demand):  # noqa: C901
     """Qrels swapped: each judged firm ranks all demands; nDCG@10 averaged over firms."""
     swapped = defaultdict(dict)
     for did, judged in qrels.items():
@@ -206,8 +240,14 @@ def main(argv=None):
     cv, models = cv_scores(rows, args.C)
     X, grade, y = arrays(rows)
     full = fit_lr(X, y, sample_weights(rows, grade), args.C)
+    profiles = fit_profiles(rows, args.C)
+    kinds = defaultdict(lambda: defaultdict(int))
+    for r in {(r[0], r[1], r[6]) for r in rows}:
+        kinds[r[0]][r[2]] += 1
+    print("demand kinds per set:", {k: dict(v) for k, v in kinds.items()})
     report = {"cv": summarise(evaluate(rows, cv, qrels_by_set), difficulty),
-              "in_sample": summarise(evaluate(rows, score(full, X), qrels_by_set), difficulty)}
+              "in_sample": summarise(evaluate(rows, score_profiles(profiles, rows, full), qrels_by_set),
+                                     difficulty)}
     if "handwritten-dev" in matchers:
         fold_of = {}
         for model, groups in models:
@@ -217,16 +257,21 @@ def main(argv=None):
         q = qrels_by_set["handwritten-dev"]
         report["cv"]["handwritten-dev/firm-direction"] = firm_direction(
             m, q, lambda did: fold_of.get(did, full))
-        report["in_sample"]["handwritten-dev/firm-direction"] = firm_direction(m, q, lambda did: full)
+        report["in_sample"]["handwritten-dev/firm-direction"] = firm_direction(
+            m, q, lambda did: profiles.get(m.demand_kind_of(did), full))
     for kind, figs in report.items():
         print(kind)
         for k, v in figs.items():
             print(f"  {k:40s} nDCG@10 {v:.4f}")
-    coef = dict(zip(FEATURES, np.round(full["coef"], 4)))
-    print("weights:", coef)
+    for kind, prof in profiles.items():
+        print(f"weights[{kind}]:", {f: round(float(c), 3) for f, c in zip(FEATURES, prof["coef"])})
     if not args.no_write:
-        out = {"features": list(FEATURES), "mean": full["mean"].tolist(), "scale": full["scale"].tolist(),
-               "coef": full["coef"].tolist(), "intercept": full["intercept"], "C": args.C,
+        def plain(model):
+            return {"features": list(FEATURES), "mean": model["mean"].tolist(),
+                    "scale": model["scale"].tolist(), "coef": model["coef"].tolist(),
+                    "intercept": model["intercept"]}
+        out = {**plain(full), "C": args.C,
+               "profiles": {k: plain(v) for k, v in profiles.items()},
                "sets": list(qrels_by_set), "set_weight": SET_WEIGHT,
                "report": report}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,9 @@ FEATURES = (
     "t_syn", "t_prf", "t_all_rel", "t_prf_rel",
     "g_ppr", "g_cf", "g_rel", "g_deg",
     "chain", "chain_prof", "tier", "local",
+    # what kind of demand this is (constant within a demand: they let the model weigh text
+    # against graph differently for a detailed technical demand and a bare supplier call)
+    "q_len", "q_sup", "q_maxall",
 )
 
 # Firm fields and how they are put together into the whole profile (repetition = weight:
@@ -73,6 +76,46 @@ class Match:
         return out
 
 
+class TreeEnsemble:
+    """Prediction of a gradient-boosted tree ensemble stored as plain JSON (exported from
+    scikit-learn's HistGradientBoostingClassifier by bench/fit_weights.py), so that the
+    package ships numbers, not a pickle."""
+
+    def __init__(self, spec: dict):
+        self.baseline = float(spec["baseline"])
+        self.trees = [{k: np.asarray(v) for k, v in t.items()} for t in spec["trees"]]
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        out = np.full(len(X), self.baseline)
+        rows = np.arange(len(X))
+        for t in self.trees:
+            node = np.zeros(len(X), dtype=np.int64)
+            leaf = t["is_leaf"].astype(bool)
+            while True:
+                active = ~leaf[node]
+                if not active.any():
+                    break
+                nd = node[active]
+                x = X[rows[active], t["feature"][nd]]
+                go_left = np.where(np.isnan(x), t["missing_left"][nd].astype(bool), x <= t["threshold"][nd])
+                node[active] = np.where(go_left, t["left"][nd], t["right"][nd])
+            out += t["value"][node]
+        return out
+
+    @staticmethod
+    def export(model) -> dict:
+        trees = []
+        for per_class in model._predictors:
+            nodes = per_class[0].nodes
+            trees.append({"feature": nodes["feature_idx"].tolist(),
+                          "threshold": nodes["num_threshold"].tolist(),
+                          "left": nodes["left"].tolist(), "right": nodes["right"].tolist(),
+                          "is_leaf": nodes["is_leaf"].astype(int).tolist(),
+                          "missing_left": nodes["missing_go_to_left"].astype(int).tolist(),
+                          "value": nodes["value"].tolist()})
+        return {"baseline": float(np.ravel(model._baseline_prediction)[0]), "trees": trees}
+
+
 def load_weights(path: Path | str = WEIGHTS_PATH) -> dict | None:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -85,7 +128,7 @@ _DEFAULT_WEIGHTS = {
     "features": list(FEATURES),
     "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
     "coef": [3.0, 1.0, 1.0, 1.0, 0.3, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5,
-             1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05],
+             1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05, 0.0, 0.0, 0.0],
     "intercept": -3.0,
 }
 
@@ -288,14 +331,26 @@ class Matcher:
             w = load_weights() or _DEFAULT_WEIGHTS
         elif isinstance(w, (str, Path)):
             w = load_weights(w) or _DEFAULT_WEIGHTS
+        self.models_ = {"default": self._linear(w)}
+        for kind, spec in (w.get("profiles") or {}).items():
+            self.models_[kind] = self._linear(spec)
+
+    @staticmethod
+    def _linear(w: dict) -> dict:
         cols = [w["features"].index(f) if f in w["features"] else -1 for f in FEATURES]
 
         def pick(vec, fill):
             return np.array([vec[c] if c >= 0 else fill for c in cols], dtype=np.float64)
-        self.coef_ = pick(w["coef"], 0.0)
-        self.mean_ = pick(w.get("mean", [0.0] * len(w["features"])), 0.0)
-        self.scale_ = pick(w.get("scale", [1.0] * len(w["features"])), 1.0)
-        self.intercept_ = float(w.get("intercept", 0.0))
+        trees = None
+        if w.get("trees") and w.get("tree_features") == list(FEATURES):
+            trees = TreeEnsemble(w["trees"])
+        return {"coef": pick(w["coef"], 0.0),
+                "mean": pick(w.get("mean", [0.0] * len(w["features"])), 0.0),
+                "scale": pick(w.get("scale", [1.0] * len(w["features"])), 1.0),
+                "intercept": float(w.get("intercept", 0.0)), "trees": trees}
+
+    def _model(self, st: dict) -> dict:
+        return self.models_.get(st.get("kind"), self.models_["default"])
 
     # ------------------------------------------------------------------ documents
     def _firm_doc(self, f: dict) -> dict[str, list[str]]:
@@ -472,6 +527,7 @@ class Matcher:
         st["max_ppr"] = float(np.where(self.is_sme_, ppr, 0.0).max()) if len(ppr) else 0.0
         cf = np.zeros(len(self.firms_))
         rel = np.zeros(len(self.firms_))
+        a_l = np.zeros(0)
         if leader is not None:
             a_l = self.supply_[:, leader].toarray().ravel()          # suppliers of the leader
             if a_l.any():
@@ -482,6 +538,11 @@ class Matcher:
                 cf = cf + 0.5 * (self.rel_ @ a_l)
             rel = self.rel_[leader].toarray().ravel()
         st["cf"] = cf
+        st["n_words"] = len({t for t in q_tokens if not t.startswith(BIGRAM_PREFIX)})
+        st["n_partners"] = float(a_l.sum())
+        st["kind"] = self.demand_kind(d, st)
+        st["q_len"] = math.log1p(len(set(q_tokens)))
+        st["q_sup"] = math.log1p(float(a_l.sum())) if leader is not None else 0.0
         st["max_cf"] = float(cf.max()) if len(cf) else 0.0
         st["rel"] = rel
         chains = self._demand_chains(d)
@@ -553,11 +614,31 @@ class Matcher:
         X[:, 17] = st["chain_prof"][firm_idx]
         X[:, 18] = self.tier_[firm_idx]
         X[:, 19] = self.local_[firm_idx]
+        X[:, 20] = st["q_len"]
+        X[:, 21] = st["q_sup"]
+        X[:, 22] = st["max_all"]
         return X
 
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        z = ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+    def _score(self, X: np.ndarray, st: dict) -> np.ndarray:
+        m = self._model(st)
+        if m["trees"] is not None:
+            z = m["trees"].decision(X)
+        else:
+            z = ((X - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]
         return 1.0 / (1.0 + np.exp(-z))
+
+    @staticmethod
+    def demand_kind(d: dict, st: dict) -> str:
+        """The kind of demand, which decides the blend used for it:
+        ``detailed`` — a technical or scenario demand written out (技术指标 given, or a
+        long description): text carries it; ``network`` — a bare call for more suppliers by a
+        buyer whose suppliers are known: the graph carries it; ``brief`` — a short call
+        naming a field or industry."""
+        if (d.get("specs") or "").strip() or st["n_words"] >= 25:
+            return "detailed"
+        if st["n_partners"] > 0:
+            return "network"
+        return "brief"
 
     def _candidates(self, st: dict) -> np.ndarray:
         idx = self.index_
@@ -603,7 +684,7 @@ class Matcher:
         if len(cand) == 0:
             return []
         X = self._features(st, cand)
-        s = self._score(X)
+        s = self._score(X, st)
         order = np.argsort(-s, kind="stable")[:top]
         return [Match(credit_code=self.codes_[cand[i]], score=float(s[i]),
                       reasons=self._reasons(d, st, int(cand[i]), X[i]))
@@ -622,10 +703,12 @@ class Matcher:
         if not self.demands_:
             return []
         rows = []
-        for st in self._dstate:
-            rows.append(self._features(st, np.array([fi]))[0])
+        s = np.empty(len(self._dstate))
+        for k, st in enumerate(self._dstate):
+            x = self._features(st, np.array([fi]))
+            rows.append(x[0])
+            s[k] = self._score(x, st)[0]
         X = np.vstack(rows)
-        s = self._score(X)
         open_ = np.array([(d.get("status") or "open") == "open" for d in self.demands_])
         s = np.where(open_, s, s - 1.0)  # closed and draft demands after the open ones
         order = np.argsort(-s, kind="stable")[:top]
@@ -725,16 +808,18 @@ class Matcher:
                 oname = self.firms_[self.firm_pos_[other]].get("name", other) if other in self.firm_pos_ else other
                 year = f"（{r['year']}年）" if r.get("year") else ""
                 rels.append(f"{r.get('relation', '')}：{oname}{year}")
-        contrib = (x - self.mean_) / self.scale_ * self.coef_
+        m = self._model(st)
+        contrib = (x - m["mean"]) / m["scale"] * m["coef"]
         text = float(contrib[:12].sum())
         graph = float(contrib[12:16].sum())
-        prior = float(contrib[16:].sum())
+        prior = float(contrib[16:20].sum())
         return {
             "terms": self._matched_terms(st, fi),
             "path": [p for p in path if p],
             "relations": rels[:5],
             "tier": _best_tier(f.get("tiers")),
             "parts": {"text": round(text, 4), "graph": round(graph, 4), "prior": round(prior, 4)},
+            "kind": st.get("kind", ""),
         }
 
     # ------------------------------------------------------------------ training support
@@ -749,6 +834,9 @@ class Matcher:
                 cand.add(i)
         cand_arr = np.array(sorted(cand), dtype=np.int64)
         return [self.codes_[i] for i in cand_arr], self._features(st, cand_arr)
+
+    def demand_kind_of(self, demand_id: str) -> str:
+        return self._dstate[self.demand_pos_[demand_id]]["kind"]
 
     def firm_features(self, credit_code: str) -> tuple[list[str], np.ndarray]:
         fi = self.firm_pos_[credit_code]

@@ -1,0 +1,41 @@
+import numpy as np
+
+from matchmaker.index import FieldIndex, split_words_bigrams
+from matchmaker.text import Tokenizer
+
+TOK = Tokenizer()
+DOCS = [{"pt": TOK("家用反渗透膜元件；纳滤膜"), "desc": TOK("专注净水膜材料")},
+        {"pt": TOK("远场语音交互SDK；麦克风阵列"), "desc": TOK("语音算法")},
+        {"pt": TOK("碳化硅衬底、外延片"), "desc": TOK("")}]
+
+
+def test_field_scores_rank_the_matching_document_first():
+    idx = FieldIndex(["pt", "desc"]).fit(DOCS)
+    q = idx.transform("pt", [TOK("净水机反渗透膜寿命")])
+    s = idx.scores("pt", q).ravel()
+    assert s.argmax() == 0 and s[0] > 0 and s[2] == 0
+    # rows are l2-normalised cosine scores
+    assert 0 < s[0] <= 1.0 + 1e-6
+
+
+def test_append_and_replace_use_the_fitted_vocabulary():
+    idx = FieldIndex(["pt", "desc"]).fit(DOCS)
+    vocab = len(idx.vectorizers_["pt"].vocabulary_)
+    idx.append([{"pt": TOK("反渗透膜片"), "desc": []}])
+    assert idx.n_docs == 4 and len(idx.vectorizers_["pt"].vocabulary_) == vocab
+    idx.replace(1, {"pt": TOK("碳化硅外延片"), "desc": []})
+    s = idx.scores("pt", idx.transform("pt", [TOK("碳化硅外延")])).ravel()
+    assert s[1] > 0 and s[3] == 0
+
+
+def test_weighted_query_and_empty_field():
+    idx = FieldIndex(["pt", "empty"]).fit([{**d, "empty": []} for d in DOCS])
+    assert idx.scores("empty", idx.transform("empty", [["x"]])).sum() == 0
+    q = idx.transform_weighted("pt", [{"语音": 1.0, "麦克风": 0.5, "unknown": 1.0}])
+    assert np.isclose(np.sqrt(q.multiply(q).sum()), 1.0)
+    assert idx.scores("pt", q).ravel().argmax() == 1
+
+
+def test_split_words_bigrams():
+    words, bigrams = split_words_bigrams(TOK("反渗透膜"))
+    assert words and bigrams and all(b.startswith("#") for b in bigrams)

@@ -1,0 +1,40 @@
+from matchmaker.text import BIGRAM_PREFIX, Tokenizer, normalize
+
+
+def test_normalize_fullwidth_case_and_spaces():
+    assert normalize("ＩＧＢＴ　模块（８Ｋ）") == "igbt 模块(8k)"
+    assert normalize("  反渗透   膜  ") == "反渗透膜"  # a space between CJK characters is noise
+    assert normalize("V-by-One  HS") == "v-by-one hs"
+    assert normalize(None) == ""
+
+
+def test_normalize_traditional_to_simplified_and_punctuation():
+    assert normalize("電視語音識別") == "电视语音识别"
+    assert normalize("“叫不醒”、断崖") == '"叫不醒",断崖'
+
+
+def test_taxonomy_terms_kept_whole():
+    plain = Tokenizer()
+    taught = Tokenizer(["沸石转轮浓缩"])
+    assert "沸石转轮浓缩" not in plain.words("沸石转轮浓缩+RTO焚烧")
+    words = taught.words("沸石转轮浓缩+RTO焚烧")
+    assert "沸石转轮浓缩" in words and "rto" in words
+
+
+def test_bigrams_fused_with_words():
+    toks = Tokenizer().tokenize("反渗透膜元件")
+    assert BIGRAM_PREFIX + "渗透" in toks and BIGRAM_PREFIX + "膜元" in toks
+    assert any(not t.startswith(BIGRAM_PREFIX) for t in toks)
+    assert not any(t.startswith(BIGRAM_PREFIX) for t in Tokenizer(bigrams=False).tokenize("反渗透膜元件"))
+
+
+def test_ascii_model_numbers_kept_stop_words_and_bare_numbers_dropped():
+    toks = Tokenizer().words("支持8K、IGBT模块与V-by-One接口，公司成立于2015年")
+    assert {"8k", "igbt", "v-by-one"} <= set(toks)
+    assert "公司" not in toks and "2015" not in toks
+
+
+def test_tokenizer_pickles_with_its_terms():
+    import pickle
+    tok = pickle.loads(pickle.dumps(Tokenizer(["沸石转轮浓缩"])))
+    assert "沸石转轮浓缩" in tok.words("沸石转轮浓缩工艺")
