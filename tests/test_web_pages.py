@@ -251,7 +251,7 @@ def test_agenda_shows_published_meetings_only(env):
 
 def test_organizer_dashboard_directory_and_chain_map(env):
     sample, app, client = env
-    csrf = as_user(client, sample, "organizer")
+    as_user(client, sample, "organizer")
     dash = client.get("/dashboard").text
     assert 'data-testid="chart-chains"' in dash and "<svg" in dash
     firms = client.get("/firms", params={"q": "膜"}).text

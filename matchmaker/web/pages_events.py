@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from matchmaker import db as dbmod
 from matchmaker.errors import UserError
 from matchmaker.web import auth
 from matchmaker.web.auth import endpoint

@@ -230,7 +230,6 @@ def chain_data(db, chain: str) -> dict:
     demands = [dbmod.demand_record(r) for r in rows(
         db, "SELECT * FROM demands WHERE status = 'open' AND chains LIKE ?", [quoted])]
     firms = [dbmod.firm_record(r) for r in rows(db, "SELECT * FROM firms WHERE chains LIKE ?", [quoted])]
-    tx = taxonomy()
     by_id: dict[str, dict] = {}
     for s in segs:
         by_id[s["id"]] = {"name": s["name"], "stage": s["stage"], "demand_items": [],
