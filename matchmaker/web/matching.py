@@ -42,6 +42,7 @@ class Matching:
         self._model = None
         self._lock = threading.RLock()
         self._refitting = False
+        self._pending: list[tuple[str, dict]] = []  # edits made while a refit runs
         self.ready = threading.Event()
 
     def load(self) -> "Matching":
@@ -74,11 +75,15 @@ class Matching:
         with self._lock:
             if self._model is not None:
                 self._model.update_firm(record)
+            if self._refitting:
+                self._pending.append(("firm", record))
 
     def update_demand(self, record: dict) -> None:
         with self._lock:
             if self._model is not None:
                 self._model.update_demand(record)
+            if self._refitting:
+                self._pending.append(("demand", record))
 
     def refit_in_background(self) -> threading.Thread | None:
         """Refit after a bulk import without blocking requests; the old model answers
@@ -87,17 +92,22 @@ class Matching:
             if self._refitting:
                 return None
             self._refitting = True
+            self._pending = []
 
         def run():
             try:
                 model = _fit(self.store.db())
                 with self._lock:
+                    # edits saved while fitting may predate the fit's snapshot: replay them
+                    for kind, record in self._pending:
+                        (model.update_firm if kind == "firm" else model.update_demand)(record)
                     self._model = model
             except Exception:  # keep serving the old model; the log says why
                 log.exception("background refit failed")
             finally:
                 with self._lock:
                     self._refitting = False
+                    self._pending = []
 
         thread = threading.Thread(target=run, name="matchmaker-refit", daemon=True)
         thread.start()
