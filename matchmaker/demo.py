@@ -14,6 +14,7 @@ from .users import create_user
 
 DATASET = Path(__file__).resolve().parents[1] / "datasets" / "qingdao"
 DEMO_PASSWORD = "demo-2026"
+ORGANIZER_NAME = "市中小企业服务中心"
 
 
 def demo_accounts(db) -> list[tuple[str, str, str | None]]:
@@ -39,6 +40,7 @@ def load_demo(db, if_empty: bool = False, dataset: Path = DATASET) -> str:
     lines = [f"已导入演示数据：企业 {counts['firms']} 家，需求 {counts['demands']} 条，"
              f"合作关系 {counts['relations']} 条", f"演示账号（密码均为 {DEMO_PASSWORD}）："]
     for username, role, firm in demo_accounts(db):
-        user = create_user(db, username, DEMO_PASSWORD, role, firm=firm)
+        name = ORGANIZER_NAME if role == "organizer" else None
+        user = create_user(db, username, DEMO_PASSWORD, role, firm=firm, display_name=name)
         lines.append(f"  {username:8s} {role:10s} {user['display_name']}")
     return "\n".join(lines)
