@@ -190,3 +190,32 @@ def test_session_role_checks_match_token_checks(env):
     assert client.get("/recommended").status_code == 200
     assert client.get(f"/api/demands/{sample.demands['a_open']}/matches").status_code == 403
     client.cookies.clear()
+
+
+FIELDS = ["title", "kind", "description", "specs", "chains", "cooperation", "cooperation_other",
+          "deadline", "action", "status", "sme", "message", "event_id", "answer", "username",
+          "password", "password2", "display_name", "role", "firm", "name", "date", "start", "slots",
+          "slot_minutes", "tables", "venue", "max_per_sme", "slot", "table", "result", "amount",
+          "note", "mode", "chain", "roles", "tier", "per_demand", "firms", "codes", "leader",
+          "products", "technologies", "district", "segments", "tiers", "next"]
+JUNK = ["", "0", "-1", "1e308", "NaN", "x" * 6000, "<script>alert(1)</script>", "２０２７－１３－０１",
+        "a\x00b", "'; DROP TABLE firms; --", "../../etc/passwd", "[]", "{}", "99999999999999999999"]
+
+
+def test_junk_form_values_never_cause_a_server_error(env):
+    """Whatever a user types into any field of any form: a page or a message, never a 500."""
+    sample, app, client = env
+    for r, method in routes(app):
+        if method != "POST":
+            continue
+        roles = r.endpoint.roles
+        for who in ("organizer", "leader_a", "sme_a"):
+            user = sample.users[who]
+            if not (PUBLIC in roles or ANY in roles or user["role"] in roles):
+                continue
+            url = fill(r.path, own_params(sample, who))
+            for value in JUNK:
+                data = {f: value for f in FIELDS}
+                resp = client.post(url, data=data, follow_redirects=False,
+                                   headers={"Authorization": f"Bearer {user['token']}"})
+                assert resp.status_code < 500, f"{who}: POST {url} with {value[:20]!r} -> {resp.status_code}"
