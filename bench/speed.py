@@ -107,6 +107,10 @@ def worker_load(data: Path, db: Path, _queries: int) -> dict:
     return {"load s": seconds, "peak GiB": usage.ru_maxrss * 1024 / GIB}
 
 
+def progress(msg: str) -> None:
+    print(f"    [{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
 def worker_ours(data: Path, db: Path, queries: int) -> dict:
     from matchmaker import db as store
     from matchmaker import service
@@ -115,15 +119,18 @@ def worker_ours(data: Path, db: Path, queries: int) -> dict:
     database = store.open_db(db)
     firms, demands, relations = store.fetch_firms(database), store.fetch_demands(database), store.fetch_relations(database)
     fetch_s = time.perf_counter() - t0
+    progress(f"fetched {len(firms)} firms in {fetch_s:.1f} s; fitting")
     t0 = time.perf_counter()
     matcher = service.build_matcher(firms, demands, relations)
     fit_s = time.perf_counter() - t0
+    progress(f"fitted in {fit_s:.1f} s; ranking")
     sample = pick([d["demand_id"] for d in demands], queries)
     lat = []
     for did in sample:
         t = time.perf_counter()
         matcher.rank_smes(did, top=20)
         lat.append(time.perf_counter() - t)
+    progress(f"rank_smes done (p50 {latency_stats(lat)['p50 ms']:.0f} ms); rank_demands")
     smes = [f["credit_code"] for f in firms if f.get("role") != "leader"]
     lat_f = []
     for code in pick(smes, queries):
@@ -153,6 +160,7 @@ def worker_bm25(data: Path, _db: Path, queries: int) -> dict:
     model.index(corpus, show_progress=False)
     del corpus
     index_s = time.perf_counter() - t0
+    progress(f"bm25s: tokenised in {tok_s:.1f} s, indexed in {index_s:.1f} s")
     texts = {d["demand_id"]: B.record_text(d, B.DEMAND_TEXT_FIELDS) for d in demands}
     lat = []
     for did in pick(list(texts), queries):
@@ -201,6 +209,7 @@ def worker_http(data: Path, db: Path, queries: int) -> dict:
                 except httpx.TransportError:
                     time.sleep(0.2)
             ready_s = time.perf_counter() - t0
+            progress(f"server ready in {ready_s:.1f} s")
             t = time.perf_counter()
             first = client.get(f"/api/demands/{ids[0]}/matches", params={"top": 20})
             first_s = time.perf_counter() - t
@@ -238,10 +247,11 @@ def run_worker(name: str, data: Path, db: Path, queries: int, log) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, "--data", str(data), "--db", str(db),
            "--queries", str(queries)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # the worker's stderr (progress, tracebacks) goes straight to ours
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
-        log(f"  {name}: failed: {proc.stderr.strip()[-600:]}")
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+        log(f"  {name}: failed (exit {proc.returncode}), see above")
+        return {"error": f"exit {proc.returncode}"}
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     log(f"  {name}: {json.dumps(out, ensure_ascii=False)} ({time.perf_counter() - t0:.0f} s)")
     return out
