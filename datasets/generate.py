@@ -102,23 +102,23 @@ UNIVERSITIES = ["中国海洋大学", "青岛大学", "山东大学", "中国石
                 "北京航空航天大学青岛研究院", "天津大学青岛海洋技术研究院", "西安交通大学青岛研究院"]
 
 # --- chain flavour: name words, figures, certifications ------------------------------------
-NAME_WORDS = {
-    "home-appliance": ["电器", "家电科技", "制冷科技", "机电", "电子科技", "环境电器", "精密模塑", "智能科技"],
-    "display": ["光电", "显示科技", "光电科技", "视讯科技", "显示技术", "光学材料"],
-    "ic": ["微电子", "半导体", "芯片科技", "集成电路", "电子材料", "芯科技"],
-    "ai": ["智能科技", "人工智能", "智能技术", "数据科技", "信息技术", "智算科技"],
-    "nev": ["新能源科技", "汽车零部件", "电驱科技", "动力科技", "汽车电子", "智能汽车科技"],
-    "hydrogen-storage": ["氢能科技", "储能科技", "新能源科技", "能源技术", "电力科技"],
-    "smart-equipment": ["智能装备", "机械", "自动化科技", "精密机械", "智能制造", "数控设备"],
-    "humanoid": ["机器人", "智能机器人", "传动科技", "机器人科技", "精密传动"],
-    "biomed": ["生物科技", "医药科技", "生物医药", "医疗器械", "生物技术", "制药"],
-    "materials": ["新材料", "化工", "新材料科技", "高分子材料", "精细化工", "材料科技"],
-    "food": ["食品", "饮品", "生物科技", "食品科技", "海洋食品", "食品机械"],
-    "instrument": ["仪器仪表", "仪器", "测控技术", "传感技术", "计量科技", "光学仪器"],
-    "rail": ["轨道交通装备", "轨道交通科技", "机车配件", "交通设备", "轨道科技"],
-    "industrial-internet": ["信息技术", "软件", "数字科技", "网络科技", "工业互联网科技", "软件技术"],
-    "marine": ["海洋科技", "海洋装备", "船舶科技", "海洋工程", "海工装备"],
-    "eco": ["环保科技", "环境工程", "节能科技", "环境科技", "水务科技", "资源科技"],
+NAME_WORDS = {  # generic words per chain; segment aliases add the specific ones (压缩机, 滤材, 减速器)
+    "home-appliance": ["电器", "家电科技", "智能科技", "电子科技"],
+    "display": ["光电", "显示科技", "光电科技"],
+    "ic": ["微电子", "半导体", "芯科技", "电子科技"],
+    "ai": ["智能科技", "人工智能", "数据科技", "信息技术"],
+    "nev": ["新能源科技", "汽车科技", "汽车零部件"],
+    "hydrogen-storage": ["新能源科技", "能源技术", "能源科技"],
+    "smart-equipment": ["智能装备", "机械", "自动化科技", "智能制造"],
+    "humanoid": ["机器人", "机器人科技", "智能科技"],
+    "biomed": ["生物科技", "医药科技", "生物技术"],
+    "materials": ["新材料", "化工", "材料科技"],
+    "food": ["食品", "食品科技", "生物科技"],
+    "instrument": ["仪器仪表", "测控技术", "仪器"],
+    "rail": ["轨道交通科技", "交通设备", "轨道科技"],
+    "industrial-internet": ["信息技术", "软件", "数字科技", "网络科技"],
+    "marine": ["海洋科技", "海洋工程", "海洋装备"],
+    "eco": ["环保科技", "环境科技", "节能科技", "环境工程"],
 }
 CERTS = {
     "home-appliance": ["ISO 9001", "CCC认证", "CE认证", "UL认证"], "display": ["ISO 9001", "IATF 16949", "ISO 14001"],
@@ -466,7 +466,11 @@ class Gen:
                 return b
 
     def firm_name(self, seg: Segment, outside: str | None) -> tuple[str, str]:
-        words = NAME_WORDS[seg.chain_id] + [a for a in seg.aliases if len(a) <= 4] * 2
+        # aliases that read as a trade (压缩机, 滤材), not ones that name a part or a role (电脑板, 集成商)
+        specific = [a for a in seg.aliases if len(a) <= 4 and re.fullmatch(r"[\u4e00-\u9fff]+", a)
+                    and not a.endswith(("商", "板", "件", "链", "端", "层", "化"))
+                    and a not in ("大脑", "小脑", "本体", "整机", "算法", "模型", "场景", "应用", "解决方案", "服务")]
+        words = NAME_WORDS[seg.chain_id] + specific * 2
         for _ in range(200):
             b, w = self.brand(), self.pick(words)
             if w in ("电机", "传感器", "滤芯", "压缩机", "芯片", "软件") and self.chance(0.5):
