@@ -15,11 +15,13 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,23 +112,42 @@ def build_demo_db(path: Path) -> Path:
 
 _shared: dict[str, LiveServer] = {}
 _shared_lock = threading.Lock()
+_tmp: list[Path] = []
 
 
-def demo_server() -> LiveServer:
-    """One live server on a fresh demo database per process, stopped at exit."""
+def _tmpdir() -> Path:
+    if not _tmp:
+        _tmp.append(Path(tempfile.mkdtemp(prefix="matchmaker-e2e-")))
+        atexit.register(shutil.rmtree, _tmp[0], True)
+    return _tmp[0]
+
+
+def demo_server(name: str = "demo") -> LiveServer:
+    """A live server on its own copy of a fresh demo database, one per `name` per process
+    (so tests that write a lot do not disturb what another module asserts), stopped at exit."""
     with _shared_lock:
-        if "demo" not in _shared:
-            tmp = Path(tempfile.mkdtemp(prefix="matchmaker-e2e-"))
-            server = LiveServer(build_demo_db(tmp / "demo.db"))
-            server.start()
-            _shared["demo"] = server
+        if name not in _shared:
+            template = _tmpdir() / "template.db"
+            if not template.exists():
+                build_demo_db(template)
+            path = _tmpdir() / f"{name}.db"
+            # the backup API copies a WAL database consistently
+            with closing(sqlite3.connect(template)) as src, closing(sqlite3.connect(path)) as dst:
+                src.backup(dst)
+            server = LiveServer(path).start()
+            _shared[name] = server
+            atexit.register(server.stop)
+        return _shared[name]
 
-            def cleanup(server=server, tmp=tmp):
-                server.stop()
-                shutil.rmtree(tmp, ignore_errors=True)
 
-            atexit.register(cleanup)
-        return _shared["demo"]
+def stop_demo_server(name: str = "demo") -> None:
+    """Free the server's memory once the module that used it is done."""
+    with _shared_lock:
+        server = _shared.pop(name, None)
+    if server is not None:
+        server.stop()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(server.db_path) + suffix).unlink(missing_ok=True)
 
 
 # --- browser ------------------------------------------------------------------------------
@@ -175,5 +196,5 @@ def http_login(client, username: str, password: str = DEMO_PASSWORD) -> str:
                                        "csrf_token": token}, follow_redirects=False)
     if resp.status_code != 303 or "/login" in resp.headers.get("location", ""):
         raise RuntimeError(f"login of {username} failed: HTTP {resp.status_code}")
-    home = client.get(resp.headers["location"])
-    return CSRF.search(home.text).group(1)
+    # /account is the cheapest page that carries the session's token (an SME's home ranks)
+    return CSRF.search(client.get("/account").text).group(1)

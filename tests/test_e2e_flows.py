@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import pytest
 
 from e2e_support import (DESKTOP, PHONE, browser_login, chromium_missing_reason, demo_server,
-                         launch_chromium, shot)
+                         launch_chromium, shot, stop_demo_server)
 
 _missing = chromium_missing_reason()
 pytestmark = [pytest.mark.skipif(_missing is not None, reason=_missing or ""),
@@ -39,7 +39,8 @@ MESSAGE = "我司自主研发小型PLC和直线电机，已在三家家电企业
 
 @pytest.fixture(scope="module")
 def server():
-    return demo_server()
+    yield demo_server("flows")
+    stop_demo_server("flows")
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,19 @@ def new_page(browser, viewport=DESKTOP, **kwargs):
 def firm_name(page) -> str:
     """The signed-in firm's name, as the top bar shows it."""
     return page.get_by_test_id("account-link").evaluate("a => a.firstChild.textContent.trim()")
+
+
+def other_leaders(server) -> list[str]:
+    """The demo's leader2 and leader3 firms (by name), invited beside leader1."""
+    from matchmaker import db as dbmod
+    from matchmaker.demo import demo_accounts
+
+    db = dbmod.connect(server.db_path)
+    try:
+        codes = [firm for user, role, firm in demo_accounts(db) if role == "leader"][1:]
+        return [dbmod.get_firm(db, c)["name"] for c in codes]
+    finally:
+        db.conn.close()
 
 
 def test_login_page_and_wrong_password(server, browser):
@@ -129,6 +143,8 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     assert sme_card.count() == 1
     assert int(sme_card.locator(".rank").inner_text()) <= 10
     assert any("PLC" in t for t in sme_card.locator("mark.term").all_inner_texts())
+    leader.get_by_role("heading", name="推荐的中小企业").scroll_into_view_if_needed()
+    leader.evaluate("window.scrollBy(0, -12)")
     shot(leader, "leader-matches")
 
     # filters narrow the list without a page load (htmx)
@@ -166,11 +182,11 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     # --- the leader accepts ---------------------------------------------------------------
     leader.get_by_test_id("nav-requests").click()
     leader.wait_for_url(re.compile(r"/requests"))
-    req = leader.get_by_test_id("request-row").filter(has_text=sme_name)
+    req = leader.get_by_test_id("request-row").filter(has_text=sme_name).filter(has_text=DEMAND["title"])
     assert req.count() == 1 and MESSAGE in req.inner_text() and "待答复" in req.inner_text()
     req.get_by_role("button", name="接受").click()
     assert "已接受对接申请" in leader.get_by_test_id("flash").inner_text()
-    req = leader.get_by_test_id("request-row").filter(has_text=sme_name)
+    req = leader.get_by_test_id("request-row").filter(has_text=sme_name).filter(has_text=DEMAND["title"])
     assert "已接受" in req.inner_text()
     shot(leader, "leader-requests")
     sme.reload()
@@ -183,7 +199,6 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     assert org.get_by_role("heading", name="工作台").is_visible()
     stats = org.get_by_test_id("stats").inner_text()
     assert "链主企业" in stats and "征集中的需求" in stats
-    shot(org, "organizer-dashboard", full_page=True)
 
     org.goto(base + "/events")
     event_name = "智能家电产业链融链固链对接会"
@@ -192,7 +207,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     org.get_by_label("开始时间").fill("09:00")
     org.get_by_label("洽谈轮次").fill("6")
     org.get_by_label("每轮时长（分钟）").fill("20")
-    org.get_by_label("洽谈桌数").fill("8")
+    org.get_by_label("洽谈桌数").fill("4")
     org.get_by_label("地点").fill("青岛国际会展中心B馆")
     org.get_by_test_id("create-event").click()
     org.wait_for_url(re.compile(r"/events/\d+"))
@@ -202,9 +217,10 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
 
     org.get_by_test_id("tab-firms").click()
     invite = org.get_by_test_id("invite-firms")
-    invite.get_by_role("textbox").fill(f"{leader_name}\n{sme_name}")
+    others = other_leaders(server)
+    invite.get_by_role("textbox").fill("\n".join([leader_name, sme_name, *others]))
     invite.get_by_role("button", name="邀请").click()
-    assert "已邀请 2 家企业" in org.get_by_test_id("flash").inner_text()
+    assert f"已邀请 {2 + len(others)} 家企业" in org.get_by_test_id("flash").inner_text()
     by_match = org.get_by_test_id("invite-match")
     by_match.get_by_role("spinbutton").fill("2")
     by_match.get_by_role("button", name="邀请").click()
@@ -225,7 +241,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     # the accepted request is on the schedule
     ours = meetings.filter(has_text=leader_name).filter(has_text=sme_name)
     assert ours.count() == 1
-    shot(org, "event-workspace")
+    shot(org, "event-workspace", full_page=True)
 
     org.get_by_test_id("publish").click()
     assert "日程已发布" in org.get_by_test_id("flash").inner_text()
@@ -261,6 +277,11 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     outcome_row = org.get_by_test_id("outcome-table").locator("tbody tr") \
         .filter(has_text=leader_name).filter(has_text=sme_name)
     assert "达成意向" in outcome_row.locator("td").nth(3).inner_text()
+
+    org.get_by_test_id("nav-dashboard").click()
+    stats = org.get_by_test_id("stats").inner_text()
+    assert int(org.get_by_test_id("stat-intents").inner_text()) >= 1, stats
+    shot(org, "organizer-dashboard", full_page=True)
 
     # --- the SME sees where and when ----------------------------------------------------------
     sme.goto(base + "/agenda")
