@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
 from .text import BIGRAM_PREFIX
@@ -43,9 +43,13 @@ class FieldIndex:
     and ``replace`` transform new documents with the fitted vectorizers (no refit).
     """
 
-    def __init__(self, fields: Sequence[str], max_df: float = 1.0):
+    def __init__(self, fields: Sequence[str], max_df: float = 1.0, bm25_fields: Sequence[str] = (),
+                 k1: float = 1.2, b: float = 0.75):
         self.fields = list(fields)
         self.max_df = max_df
+        self.bm25_fields = list(bm25_fields)
+        self.k1 = k1
+        self.b = b
 
     def fit(self, docs: Sequence[dict[str, list[str]]]) -> "FieldIndex":
         self.vectorizers_: dict[str, TfidfVectorizer] = {}
@@ -65,7 +69,42 @@ class FieldIndex:
                     mat = vec.fit_transform(column)
             self.vectorizers_[field] = vec
             self.matrices_[field] = sp.csr_matrix(mat, dtype=np.float32)
+        # BM25 over the same vocabulary: document weights precomputed, so a query is one
+        # sparse product as for TF-IDF.
+        self.counters_: dict[str, CountVectorizer] = {}
+        self.bm25_: dict[str, sp.csr_matrix] = {}
+        self._bm25_stats: dict[str, tuple[np.ndarray, float]] = {}
+        for field in self.bm25_fields:
+            cv = CountVectorizer(analyzer=identity, lowercase=False,
+                                 vocabulary=self.vectorizers_[field].vocabulary_, dtype=np.float32)
+            counts = sp.csr_matrix(cv.transform([d.get(field, []) for d in docs]))
+            n = counts.shape[0]
+            df = np.bincount(counts.indices, minlength=counts.shape[1])
+            idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+            dl = np.asarray(counts.sum(axis=1)).ravel()
+            avgdl = float(dl.mean()) if n and dl.mean() > 0 else 1.0
+            self.counters_[field] = cv
+            self._bm25_stats[field] = (idf, avgdl)
+            self.bm25_[field] = self._bm25_weights(field, counts)
         return self
+
+    def _bm25_weights(self, field: str, counts: sp.csr_matrix) -> sp.csr_matrix:
+        idf, avgdl = self._bm25_stats[field]
+        counts = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+        dl = np.asarray(counts.sum(axis=1)).ravel()
+        norm = self.k1 * (1 - self.b + self.b * dl / avgdl)
+        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        tf = counts.data
+        counts.data = (idf[counts.indices] * tf * (self.k1 + 1) / (tf + norm[rows])).astype(np.float32)
+        return counts
+
+    def bm25_query(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
+        q = sp.csr_matrix(self.counters_[field].transform(token_lists), dtype=np.float32)
+        q.data[:] = 1.0
+        return q
+
+    def bm25_scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
+        return np.asarray((queries @ self.bm25_[field].T).todense(), dtype=np.float32)
 
     @property
     def n_docs(self) -> int:
@@ -95,12 +134,20 @@ class FieldIndex:
         for field in self.fields:
             new = self.transform(field, [d.get(field, []) for d in docs])
             self.matrices_[field] = sp.vstack([self.matrices_[field], new], format="csr")
+        for field in self.bm25_fields:
+            counts = self.counters_[field].transform([d.get(field, []) for d in docs])
+            self.bm25_[field] = sp.vstack([self.bm25_[field], self._bm25_weights(field, counts)],
+                                          format="csr")
 
     def replace(self, row: int, doc: dict[str, list[str]]) -> None:
         for field in self.fields:
             mat = self.matrices_[field].tolil()
             mat[row] = self.transform(field, [doc.get(field, [])])
             self.matrices_[field] = mat.tocsr()
+        for field in self.bm25_fields:
+            mat = self.bm25_[field].tolil()
+            mat[row] = self._bm25_weights(field, self.counters_[field].transform([doc.get(field, [])]))
+            self.bm25_[field] = mat.tocsr()
 
     def scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
         """Dense (n_queries, n_docs) cosine scores."""

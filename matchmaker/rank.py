@@ -46,6 +46,7 @@ FEATURES = (
     # what kind of demand this is (constant within a demand: they let the model weigh text
     # against graph differently for a detailed technical demand and a bare supplier call)
     "q_len", "q_sup", "q_maxall",
+    "t_bm25_rel", "g_2hop",
 )
 
 # Firm fields and how they are put together into the whole profile (repetition = weight:
@@ -128,7 +129,7 @@ _DEFAULT_WEIGHTS = {
     "features": list(FEATURES),
     "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
     "coef": [3.0, 1.0, 1.0, 1.0, 0.3, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5,
-             1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05, 0.0, 0.0, 0.0],
+             1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05, 0.0, 0.0, 0.0, 1.0, 0.3],
     "intercept": -3.0,
 }
 
@@ -283,7 +284,7 @@ class Matcher:
         self.firm_pos_ = {f["credit_code"]: i for i, f in enumerate(self.firms_)}
         self.name_to_code_ = {f.get("name", ""): f["credit_code"] for f in self.firms_}
         self.firm_docs_ = [self._firm_doc(f) for f in self.firms_]
-        self.index_ = FieldIndex(_FIELDS, max_df=0.5).fit(self.firm_docs_)
+        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",)).fit(self.firm_docs_)
         self._refresh_firm_arrays()
 
         self.relations_ = [dict(r) for r in relations]
@@ -506,6 +507,9 @@ class Matcher:
                 norm = math.sqrt(float(v.multiply(v).sum())) or 1.0
                 qv["prf"] = v / norm
         st["q"] = qv
+        qv["bm25"] = idx.bm25_query("all", [q_tokens])
+        bm = idx.bm25_scores("all", qv["bm25"]).ravel()
+        st["max_bm25"] = float(np.where(self.is_sme_, bm, 0.0).max()) if len(bm) else 0.0
         st["max_all"] = float(base_sme.max()) if len(base_sme) else 0.0
         prf_scores = idx.scores("all", qv["prf"]).ravel()
         st["max_prf"] = float(np.where(self.is_sme_, prf_scores, 0.0).max()) if len(prf_scores) else 0.0
@@ -537,7 +541,14 @@ class Matcher:
                 # co-relations of the known suppliers (partners, investors, same group)
                 cf = cf + 0.5 * (self.rel_ @ a_l)
             rel = self.rel_[leader].toarray().ravel()
+            # Adamic-Adar over endorsing relations: partners of partners, hubs discounted
+            deg = np.asarray((self.rel_ > 0).sum(axis=1)).ravel()
+            two = self.rel_ @ (rel / np.log(2.0 + deg))
+            two[leader] = 0.0
+            st["two_hop"] = two
         st["cf"] = cf
+        st.setdefault("two_hop", np.zeros(len(self.firms_)))
+        st["max_2hop"] = float(st["two_hop"].max()) if len(self.firms_) else 0.0
         st["n_words"] = len({t for t in q_tokens if not t.startswith(BIGRAM_PREFIX)})
         st["n_partners"] = float(a_l.sum())
         st["kind"] = self.demand_kind(d, st)
@@ -617,6 +628,10 @@ class Matcher:
         X[:, 20] = st["q_len"]
         X[:, 21] = st["q_sup"]
         X[:, 22] = st["max_all"]
+        if st["max_bm25"] > 0:
+            m = self.index_.bm25_["all"][firm_idx]
+            X[:, 23] = np.asarray((m @ q["bm25"].T).todense()).ravel() / st["max_bm25"]
+        X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         return X
 
     def _score(self, X: np.ndarray, st: dict) -> np.ndarray:
@@ -645,11 +660,12 @@ class Matcher:
         n = len(self.firms_)
         k = min(self.candidates, n)
         pools = []
-        for qname in ("all", "syn", "prf"):
-            s = idx.scores("all", st["q"][qname]).ravel()
+        for qname in ("all", "syn", "prf", "bm25"):
+            s = (idx.bm25_scores("all", st["q"][qname]) if qname == "bm25"
+                 else idx.scores("all", st["q"][qname])).ravel()
             s = np.where(self.is_sme_, s, -1.0)
             pools.append(np.argpartition(-s, k - 1)[:k][s[np.argpartition(-s, k - 1)[:k]] > 0])
-        for arr in (st["ppr"], st["cf"], st["chain_prof"]):
+        for arr in (st["ppr"], st["cf"], st["chain_prof"], st["two_hop"]):
             s = np.where(self.is_sme_, arr, -1.0)
             top = np.argpartition(-s, k - 1)[:k]
             pools.append(top[s[top] > 0])
@@ -750,7 +766,7 @@ class Matcher:
                                                  sp.csr_matrix((1, n))]))
             self.supply_deg_ = np.append(self.supply_deg_, 0.0)
             for st in self._dstate:
-                for key in ("ppr", "cf", "rel", "chain", "chain_prof"):
+                for key in ("ppr", "cf", "rel", "chain", "chain_prof", "two_hop"):
                     st[key] = np.append(st[key], 0.0)
         # graph score of the new firm from its neighbours; chain match from its fields
         for st in self._dstate:
@@ -766,22 +782,19 @@ class Matcher:
     # ------------------------------------------------------------------ reasons
     def _matched_terms(self, st: dict, fi: int, limit: int = 8) -> list[str]:
         idx = self.index_
-        contrib: Counter = Counter()
         names = idx.feature_names("all")
         mat = idx.matrices_["all"]
         lo, hi = mat.indptr[fi], mat.indptr[fi + 1]
         cols, vals = mat.indices[lo:hi], mat.data[lo:hi]
+        total: dict[int, float] = {}
         for qname, w in (("all", 1.0), ("syn", 0.5)):
-            qd = st.setdefault("qdict", {}).get(qname)
-            if qd is None:
-                q = st["q"][qname]
-                qd = st["qdict"][qname] = dict(zip(q.indices.tolist(), q.data.tolist()))
-            if not qd:
+            q = st["q"][qname]
+            if q.nnz == 0:
                 continue
-            for j, v in zip(cols.tolist(), vals.tolist()):
-                qv = qd.get(j)
-                if qv:
-                    contrib[names[j]] += w * qv * v
+            _, iq, ir = np.intersect1d(q.indices, cols, assume_unique=True, return_indices=True)
+            for j, v in zip(cols[ir].tolist(), (w * q.data[iq] * vals[ir]).tolist()):
+                total[j] = total.get(j, 0.0) + v
+        contrib = Counter({names[j]: v for j, v in total.items()})
         words: list[str] = []
         bigrams: list[str] = []
         for tok, _ in contrib.most_common(40):
@@ -810,8 +823,8 @@ class Matcher:
                 rels.append(f"{r.get('relation', '')}：{oname}{year}")
         m = self._model(st)
         contrib = (x - m["mean"]) / m["scale"] * m["coef"]
-        text = float(contrib[:12].sum())
-        graph = float(contrib[12:16].sum())
+        text = float(contrib[:12].sum() + contrib[23])
+        graph = float(contrib[12:16].sum() + contrib[24])
         prior = float(contrib[16:20].sum())
         return {
             "terms": self._matched_terms(st, fi),

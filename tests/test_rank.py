@@ -1,0 +1,125 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from matchmaker.rank import Match, Matcher
+from matchmaker.service import build_matcher, format_trec, load_dir, rank_all, rank_all_firms
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DEV = SHARED / "bench" / "handwritten-dev"
+
+
+def firm(code, name, role="sme", chains=("智能家电",), segments=("核心零部件",), products="",
+         technologies="", description="", tiers=(), district="崂山区"):
+    return {"credit_code": code, "name": name, "role": role, "chains": list(chains),
+            "segments": list(segments), "products": products, "technologies": technologies,
+            "description": description, "tiers": list(tiers), "district": district, "extra": {}}
+
+
+FIRMS = [
+    firm("L1", "澜庭智能家电集团", role="leader", segments=("整机制造",), products="冰箱、空调、净水机"),
+    firm("S1", "青岛渗源膜科技有限公司", products="家用反渗透（RO）膜元件；纳滤膜", technologies="抗污染复合膜",
+         tiers=("专精特新“小巨人”",)),
+    firm("S2", "青岛声澜智能科技有限公司", products="远场语音交互SDK；麦克风阵列", technologies="波束形成、回声消除"),
+    firm("S3", "青岛冠力压缩机股份有限公司", products="变频压缩机", technologies="高效压缩机电机"),
+    firm("S4", "青岛滤清环保材料有限公司", products="活性炭滤芯、PP棉滤芯", district="上海市"),
+    firm("S5", "青岛晶湃半导体有限公司", chains=("集成电路",), segments=("芯片设计",), products="电源管理芯片"),
+]
+DEMANDS = [
+    {"demand_id": "D1", "leader": "L1", "kind": "技术需求", "title": "净水机反渗透膜元件寿命提升",
+     "description": "高硬度水质地区净水机出水变小，需要抗污堵的反渗透膜元件。", "specs": "寿命≥24个月",
+     "chains": ["智能家电"], "cooperation": [], "deadline": None, "status": "open", "extra": {}},
+    {"demand_id": "D2", "leader": "L1", "kind": "技术需求", "title": "电视远场语音唤醒",
+     "description": "5米距离语音唤醒率低，需要麦克风阵列与远场语音算法。", "specs": "唤醒率≥95%",
+     "chains": ["智能家电"], "cooperation": [], "deadline": None, "status": "open", "extra": {}},
+]
+RELATIONS = [{"firm_a": "S3", "firm_b": "L1", "relation": "供应", "year": 2021}]
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return Matcher().fit(FIRMS, DEMANDS, RELATIONS, taxonomy=None)
+
+
+def test_ranks_the_capable_sme_first_and_never_a_leader(matcher):
+    res = matcher.rank_smes("D1", top=10)
+    assert res[0].credit_code == "S1"
+    assert all(m.credit_code != "L1" for m in res)
+    assert [m.score for m in res] == sorted((m.score for m in res), reverse=True)
+    assert matcher.rank_smes("D2", top=3)[0].credit_code == "S2"
+
+
+def test_reasons_name_terms_and_a_path_and_serialise(matcher):
+    m = matcher.rank_smes("D1", top=1)[0]
+    r = m.reasons
+    assert any("反渗透" in t or "膜" in t for t in r["terms"])
+    assert r["path"][0] == "净水机反渗透膜元件寿命提升" and r["path"][-1] == "青岛渗源膜科技有限公司"
+    assert "智能家电" in r["path"]
+    assert r["tier"] == "专精特新“小巨人”"
+    assert set(r["parts"]) == {"text", "graph", "prior"}
+    json.dumps(m.to_dict(), ensure_ascii=False)
+    supplier = next(x for x in matcher.rank_smes("D1", top=10) if x.credit_code == "S3")
+    assert any("供应" in s for s in supplier.reasons["relations"])
+
+
+def test_incremental_firm_and_demand_without_refit():
+    m = Matcher().fit(FIRMS, DEMANDS, RELATIONS)
+    vocab = dict(m.index_.vectorizers_["all"].vocabulary_)
+    m.update_firm(firm("S9", "青岛新膜科技有限公司", products="反渗透膜元件、纳滤膜元件", technologies="抗污堵膜"))
+    assert m.index_.vectorizers_["all"].vocabulary_ == vocab  # transformed, not refitted
+    top = [x.credit_code for x in m.rank_smes("D1", top=3)]
+    assert "S9" in top
+    m.update_demand({**DEMANDS[0], "demand_id": "D3", "title": "电源管理芯片国产化",
+                     "description": "需要电源管理芯片供应", "chains": ["集成电路"]})
+    assert m.rank_smes("D3", top=1)[0].credit_code == "S5"
+    # an unseen record is ranked as it is
+    rec = {**DEMANDS[1], "demand_id": "X"}
+    assert m.rank_smes(rec, top=1)[0].credit_code == "S2"
+    # edit a firm in place: its new text counts at once
+    m.update_firm(firm("S4", "青岛滤清环保材料有限公司", products="电源管理芯片", chains=("集成电路",)))
+    assert "S4" in [x.credit_code for x in m.rank_smes("D3", top=2)]
+
+
+def test_rank_demands_for_an_sme(matcher):
+    res = matcher.rank_demands("S2", top=5)
+    assert res[0].demand_id == "D2" and res[0].credit_code is None
+    assert matcher.rank_demands("青岛渗源膜科技有限公司", top=1)[0].demand_id == "D1"
+    with pytest.raises(KeyError):
+        matcher.rank_demands("nobody")
+
+
+def test_match_to_dict():
+    assert Match(credit_code="A", score=0.5).to_dict()["credit_code"] == "A"
+    assert Match(demand_id="D", score=0.5).to_dict()["demand_id"] == "D"
+
+
+def _ndcg(run_text, qrels_lines, difficulty=None, swap=False):
+    import ir_measures
+    from ir_measures import nDCG
+    qrels = [ir_measures.Qrel(*((l[2], l[0]) if swap else (l[0], l[2])), int(l[3])) for l in qrels_lines]
+    run = list(ir_measures.read_trec_run(run_text))
+    per = {m.query_id: m.value for m in ir_measures.iter_calc([nDCG @ 10], qrels, run)}
+    return per
+
+
+@pytest.mark.skipif(not (DEV / "qrels.txt").exists(),
+                    reason=f"handwritten-dev benchmark not found at {DEV} (../shared absent)")
+def test_handwritten_dev_quality_floor():
+    """Guards against regressions: floors sit a little below what the fitted blend reaches
+    (see bench/fit_weights.py for the cross-validated figures)."""
+    firms, demands, relations = load_dir(DEV)
+    m = build_matcher(firms, demands, relations)
+    qrels_lines = [l.split() for l in (DEV / "qrels.txt").read_text().splitlines() if l.strip()]
+    difficulty = dict(l.split() for l in (DEV / "difficulty.tsv").read_text().splitlines() if l.strip())
+    leaders = {f["credit_code"] for f in firms if f["role"] == "leader"}
+    results = rank_all(m, top=100)
+    assert not any(x.credit_code in leaders for _, ms in results for x in ms)
+    per = _ndcg(format_trec(results), qrels_lines)
+    overall = sum(per.values()) / len(per)
+    hard = [per.get(q, 0.0) for q, lvl in difficulty.items() if lvl == "hard"]
+    assert overall >= 0.85, overall
+    assert sum(hard) / len(hard) >= 0.75
+    judged_firms = sorted({l[2] for l in qrels_lines})
+    per_f = _ndcg(format_trec(rank_all_firms(m, top=100, credit_codes=judged_firms)), qrels_lines, swap=True)
+    assert sum(per_f.values()) / len(per_f) >= 0.92
