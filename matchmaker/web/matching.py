@@ -43,12 +43,15 @@ class Matching:
         self._lock = threading.RLock()
         self._refitting = False
         self._pending: list[tuple[str, dict]] = []  # edits made while a refit runs
+        self._generation = 0  # bumped on every change of the model; cached rankings expire
+        self._cache: dict[tuple, tuple[int, int, list[dict]]] = {}
         self.ready = threading.Event()
 
     def load(self) -> "Matching":
         model = _fit(self.store.db())
         with self._lock:
             self._model = model
+            self._changed()
         self.ready.set()
         return self
 
@@ -57,24 +60,44 @@ class Matching:
         with self._lock:
             return self._model
 
-    def rank_smes(self, demand, top: int = 50) -> list[dict]:
-        model = self.model
-        if model is None:
-            return []
+    CACHE_SIZE = 4096
+    CACHE_TOP = 200  # rankings are cached this deep, so every page's `top` shares one entry
+
+    def _ranked(self, kind: str, key, top: int) -> list[dict]:
+        """Rankings by id, cached until the model next changes (an edit, an import).
+        Records (a draft being typed) are ranked afresh each time."""
         with self._lock:
-            return [_as_dict(m) for m in model.rank_smes(demand, top=top)]
+            model = self._model
+            if model is None:
+                return []
+            rank = model.rank_smes if kind == "smes" else model.rank_demands
+            if not isinstance(key, str):
+                return [_as_dict(m) for m in rank(key, top=top)]
+            hit = self._cache.get((kind, key))
+            if hit and hit[0] == self._generation and hit[1] >= top:
+                return [dict(m) for m in hit[2][:top]]
+            depth = max(top, self.CACHE_TOP)
+            found = [_as_dict(m) for m in rank(key, top=depth)]
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            self._cache[(kind, key)] = (self._generation, depth, found)
+            return [dict(m) for m in found[:top]]
+
+    def rank_smes(self, demand, top: int = 50) -> list[dict]:
+        return self._ranked("smes", demand, top)
 
     def rank_demands(self, firm, top: int = 50) -> list[dict]:
-        model = self.model
-        if model is None:
-            return []
-        with self._lock:
-            return [_as_dict(m) for m in model.rank_demands(firm, top=top)]
+        return self._ranked("demands", firm, top)
+
+    def _changed(self) -> None:
+        self._generation += 1
+        self._cache.clear()
 
     def update_firm(self, record: dict) -> None:
         with self._lock:
             if self._model is not None:
                 self._model.update_firm(record)
+            self._changed()
             if self._refitting:
                 self._pending.append(("firm", record))
 
@@ -82,6 +105,7 @@ class Matching:
         with self._lock:
             if self._model is not None:
                 self._model.update_demand(record)
+            self._changed()
             if self._refitting:
                 self._pending.append(("demand", record))
 
@@ -102,6 +126,7 @@ class Matching:
                     for kind, record in self._pending:
                         (model.update_firm if kind == "firm" else model.update_demand)(record)
                     self._model = model
+                    self._changed()
             except Exception:  # keep serving the old model; the log says why
                 log.exception("background refit failed")
             finally:

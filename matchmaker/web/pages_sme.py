@@ -55,7 +55,7 @@ async def profile(request: Request):
 def _recommendations(request: Request, firm_code: str, top: int) -> list[dict]:
     db = db_of(request)
     try:
-        matches = request.app.state.matching.rank_demands(firm_code, top=top * 2 + 20)
+        matches = request.app.state.matching.rank_demands(firm_code, top=max(top * 2 + 20, 200))
     except (KeyError, ValueError):
         matches = []
     out = []
