@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -54,9 +55,14 @@ async def login_page(request: Request):
         return render(request, "login.html", {
             "error": "登录失败次数过多，请15分钟后再试，或联系组织方重置密码。",
             "username": username, "next": target or ""}, status_code=429)
-    found = auth.authenticate(db, username, password) if username and password else None
-    with store.write() as wdb:
-        auth.record_attempt(wdb, username, ip, found is not None)
+    def check():
+        # argon2 is deliberately slow (tens of ms): keep it off the event loop
+        found = auth.authenticate(store.db(), username, password) if username and password else None
+        with store.write() as wdb:
+            auth.record_attempt(wdb, username, ip, found is not None)
+        return found
+
+    found = await run_in_threadpool(check)
     if found is None:
         return render(request, "login.html", {"error": "用户名或密码不正确。", "username": username,
                                               "next": target or ""}, status_code=400)
