@@ -55,13 +55,33 @@ def test_event_day_end_to_end(env):
     resp = client.post(f"{url}/invite", data={"mode": "tier", "tier": "瞎写", "csrf_token": csrf})
     assert resp.status_code == 422
     client.post(f"{url}/invite", data={"mode": "match", "per_demand": "3", "csrf_token": csrf})
+    # pairing conditions: a must-meet, a blocked slot, a leader's tables; bad input is a message
+    leader, sme_b = sample.firms["leader_a"], sample.firms["sme_b"]
+    resp = client.post(f"{url}/constraints", data={"kind": "must_meet", "leader": leader, "sme": sme_b,
+                                                   "csrf_token": csrf}, follow_redirects=False)
+    assert resp.status_code == 303
+    assert db.execute("SELECT COUNT(*) FROM must_meets WHERE event_id = ?", [eid]).fetchone()[0] == 1
+    client.post(f"{url}/constraints", data={"kind": "unavailable", "firm": sample.firms["sme_a"],
+                                            "slots": "4", "csrf_token": csrf})
+    assert [r[0] for r in db.execute("SELECT slot FROM unavailability WHERE event_id = ?", [eid])] == [4]
+    assert client.post(f"{url}/constraints", data={"kind": "unavailable", "firm": sample.firms["sme_a"],
+                                                   "slots": "九", "csrf_token": csrf}).status_code == 422
+    assert client.post(f"{url}/constraints", data={"kind": "tables", "leader": leader, "tables": "7",
+                                                   "csrf_token": csrf}).status_code == 422
+    client.post(f"{url}/constraints", data={"kind": "tables", "leader": leader, "tables": "1、2",
+                                            "csrf_token": csrf})
+    firms_tab = client.get(f"{url}?tab=firms").text
+    assert 'data-testid="must-meet-form"' in firms_tab
     # open requests, pair, review
     client.post(f"{url}/open", data={"csrf_token": csrf})
     resp = client.post(f"{url}/pair", data={"max_per_sme": "2", "csrf_token": csrf}, follow_redirects=False)
     assert resp.status_code == 303
     page = client.get(url).text
-    meetings = re.findall(r'data-testid="meeting" data-meeting-id="(\d+)"', page)
+    meetings = re.findall(r'data-meeting-id="(\d+)"', page)
     assert meetings, "the pairing placed no meeting"
+    # the must-meet pair is placed
+    assert db.execute("SELECT COUNT(*) FROM meetings WHERE event_id = ? AND leader = ? AND sme = ?",
+                      [eid, leader, sme_b]).fetchone()[0] == 1
     assert 'data-testid="schedule"' in page
     mid = int(meetings[0])
     # lock by htmx: the button comes back pressed

@@ -150,8 +150,17 @@ def _workspace(db, event: dict) -> dict:
         if p["firm_role"] == "leader":
             for t in json.loads(p.get("tables") or "[]"):
                 table_owners[t] = p["name"]
+    must = rows(db, "SELECT m.*, l.name AS leader_name, s.name AS sme_name FROM must_meets m "
+                    "JOIN firms l ON l.credit_code = m.leader JOIN firms s ON s.credit_code = m.sme "
+                    "WHERE m.event_id = ?", [eid])
+    blocked: dict = {}
+    for r in rows(db, "SELECT credit_code, slot FROM unavailability WHERE event_id = ? ORDER BY slot", [eid]):
+        blocked.setdefault(r["credit_code"], []).append(r["slot"])
+    for p in participants:
+        p["table_list"] = json.loads(p.get("tables") or "[]")
+        p["unavailable"] = blocked.get(p["credit_code"], [])
     return {"participants": participants, "meetings": meetings, "slot_rows": slot_rows,
-            "table_owners": table_owners,
+            "table_owners": table_owners, "must_meets": must,
             "tables": list(range(1, tables + 1)), "unmatched": unmatched, "requests": requests,
             "stats": stats}
 
@@ -276,6 +285,44 @@ async def event_open(request: Request):
         raise WebError(exc.message, 409)
     flash(request, "已开放对接申请：受邀中小企业可就本场活动提交对接申请。")
     return redirect(f"/events/{event['id']}")
+
+
+def _int_list(raw: str, what: str) -> list[int]:
+    try:
+        return [int(x) for x in split_list(raw.replace(" ", "、"))]
+    except ValueError:
+        raise WebError(f"{what}请填写数字，多个用顿号分隔。", 422)
+
+
+@endpoint("organizer")
+async def event_constraints(request: Request):
+    """Pairing inputs: a must-meet pair, a firm's unavailable slots, a leader's tables."""
+    db = db_of(request)
+    event = _event_or_404(db, request)
+    form = await auth.read_form(request)
+    kind = str(form.get("kind", ""))
+    events = _events_module()
+    try:
+        if kind == "must_meet":
+            _write(request, events.add_must_meet, event["id"], str(form.get("leader", "")),
+                   str(form.get("sme", "")))
+            message = "已设为必见：配对时优先安排。"
+        elif kind == "unavailable":
+            slots = _int_list(str(form.get("slots", "")), "轮次")
+            _write(request, events.set_unavailable, event["id"], str(form.get("firm", "")), slots)
+            message = "已更新不可参加的轮次。"
+        elif kind == "tables":
+            tables = _int_list(str(form.get("tables", "")), "桌号")
+            _write(request, events.set_leader_tables, event["id"], str(form.get("leader", "")), tables)
+            message = "已更新链主企业的洽谈桌。"
+        else:
+            raise WebError("未知的操作。", 422)
+    except WebError:
+        raise
+    except UserError as exc:
+        raise WebError(exc.message, 422)
+    flash(request, message)
+    return redirect(f"/events/{event['id']}?tab=firms")
 
 
 @endpoint("organizer")

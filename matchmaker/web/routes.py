@@ -58,6 +58,8 @@ ROUTES = [
     Route("/events/{event_id}", ev.event_workspace, methods=GET, name="event"),
     Route("/events/{event_id}/invite", ev.event_invite, methods=POST, name="event_invite"),
     Route("/events/{event_id}/pair", ev.event_pair, methods=POST, name="event_pair"),
+    Route("/events/{event_id}/constraints", ev.event_constraints, methods=POST,
+          name="event_constraints"),
     Route("/events/{event_id}/open", ev.event_open, methods=POST, name="event_open"),
     Route("/events/{event_id}/publish", ev.event_publish, methods=POST, name="event_publish"),
     Route("/events/{event_id}/meetings/{meeting_id}/lock", ev.meeting_lock, methods=POST,
