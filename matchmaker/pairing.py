@@ -21,12 +21,15 @@ Method. A pair meets at most once, so each (leader, SME) pair is one candidate c
 best demand. Without blocked slots and locked meetings, any selection in which every leader
 has at most ``slots × tables`` meetings and every SME at most ``min(K, slots)`` can be
 timetabled (König: a bipartite multigraph's edges can be coloured with Δ colours; split each
-leader into its tables first). So the selection is an exact min-cost flow (networkx network
-simplex, integer costs that encode the three stages), and the timetable a bipartite edge
-colouring. With blocked slots or locked meetings the timetable no longer follows from the
-degrees, and an exact ILP over (pair, slot) variables is solved with HiGHS
-(``scipy.optimize.milp``) in two stages: stages 1–2 together (integer objective), then the
-score with stages 1–2 held. Both are deterministic: same input, same schedule.
+leader into its tables first). So the selection is an exact min-cost flow with integer costs
+that encode the three stages (solved by HiGHS's dual simplex on the network LP, whose vertices
+are integral; networkx's network simplex is the fallback and the reference in tests and
+bench), and the timetable a bipartite edge colouring. With blocked slots or locked meetings
+the same flow (capacities counted over each firm's free slots) is a relaxation: if its
+selection can be placed in slots (a feasibility ILP, fast), it is optimal; otherwise an exact
+ILP over (pair, slot) variables is solved with HiGHS (``scipy.optimize.milp``) in two stages:
+stages 1–2 together (integer objective), then the score with stages 1–2 held. Every path is
+deterministic: same input, same schedule.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 __all__ = [
     "Candidate", "Meeting", "Problem", "Schedule", "Unplaced", "solve", "repair",
@@ -51,8 +54,9 @@ __all__ = [
 # "Pairing"), so 0.2 keeps the tables free of meetings nobody would want.
 DEFAULT_RELEVANCE_FLOOR = 0.2
 
-# Integer scale of scores in the flow costs: differences of 1e-5 still count.
-_SCALE = 100_000
+# Integer scale of scores in the flow costs: differences of 1e-4 still count, and the
+# stage weights stay far below 2**53 so the LP's arithmetic on them is exact.
+_SCALE = 10_000
 
 # Why a requested meeting was not placed, worded for the organizer.
 REASONS = {
@@ -247,42 +251,96 @@ def _capacities(problem: Problem) -> tuple[dict[str, int], dict[str, int], set[s
     return leader_cap, sme_cap, {m.sme for m in problem.locked}
 
 
-def _select_flow(problem: Problem, pairs: dict[tuple[str, str], _Pair]
+def _select_flow(problem: Problem, pairs: dict[tuple[str, str], _Pair], engine: str = "highs"
                  ) -> tuple[list[_Pair], tuple[int, int, float]]:
-    """Exact lexicographic selection by min-cost flow (integer costs) under the capacities
-    of :func:`_capacities`. Exact for the whole problem when nothing is blocked or locked;
+    """Exact lexicographic selection as a min-cost flow under the capacities of
+    :func:`_capacities`. Exact for the whole problem when nothing is blocked or locked;
     otherwise a relaxation whose value bounds every schedule. Returns the chosen pairs and
-    the value (priority pairs, newly covered SMEs, score)."""
+    the value (priority pairs, newly covered SMEs, score).
+
+    The network: source → leader (capacity) → SME (one arc per pair, capacity 1) → sink,
+    where an SME's first unit of flow earns the coverage weight and the rest earn nothing.
+    Costs are integers that encode the three stages (priority ≫ coverage ≫ score).
+    ``engine``: ``highs`` solves the flow as a linear programme with HiGHS's dual simplex —
+    the constraint matrix is a network matrix, so the vertex it returns is integral — and
+    falls back to ``networkx`` (pure-Python network simplex, same optimum, slower) if not.
+    """
     leader_cap, sme_cap, covered = _capacities(problem)
-    smes = sorted({p.sme for p in pairs.values()})
+    keys = list(pairs)
+    smes = sorted({k[1] for k in keys})
     int_score = {key: int(round(max(0.0, p.score) * _SCALE)) for key, p in pairs.items()}
     max_meetings = min(sum(leader_cap.values()), sum(sme_cap.get(s, 0) for s in smes))
     w_cover = max(int_score.values(), default=0) * max_meetings + 1
     w_priority = w_cover * (len(smes) + 1)
-    total = max_meetings + 1
+    first = {s: 1 if sme_cap.get(s, 0) >= 1 and s not in covered else 0 for s in smes}
+    chosen_keys = None
+    if engine == "highs" and keys:
+        chosen_keys = _flow_highs(keys, pairs, smes, leader_cap, sme_cap, first, int_score,
+                                  w_cover, w_priority)
+    if chosen_keys is None:
+        chosen_keys = _flow_networkx(keys, pairs, smes, leader_cap, sme_cap, first, int_score,
+                                     w_cover, w_priority, max_meetings + 1)
+    chosen = [pairs[k] for k in chosen_keys]
+    value = (sum(1 for p in chosen if p.priority), len({p.sme for p in chosen} - covered),
+             round(sum(p.score for p in chosen), 9))
+    return chosen, value
 
+
+def _flow_highs(keys, pairs, smes, leader_cap, sme_cap, first, int_score, w_cover, w_priority):
+    """Variables: x per pair, then per SME y (first unit) and z (the rest). Rows: leader
+    capacity (sum x <= cap) and SME conservation (-sum x + y + z = 0)."""
+    leaders = sorted({k[0] for k in keys})
+    lpos = {L: i for i, L in enumerate(leaders)}
+    spos = {s: i for i, s in enumerate(smes)}
+    n, m = len(keys), len(smes)
+    cost = np.empty(n + 2 * m)
+    cost[:n] = [-(int_score[k] + (w_priority if pairs[k].priority else 0)) for k in keys]
+    cost[n:n + m] = -w_cover
+    cost[n + m:] = 0.0
+    upper = np.empty(n + 2 * m)
+    upper[:n] = 1.0
+    upper[n:n + m] = [first[s] for s in smes]
+    upper[n + m:] = [max(0, sme_cap.get(s, 0) - first[s]) for s in smes]
+    xi = np.arange(n)
+    lead_rows = np.array([lpos[k[0]] for k in keys])
+    sme_rows = np.array([spos[k[1]] for k in keys])
+    a_ub = sp.csr_array((np.ones(n), (lead_rows, xi)), shape=(len(leaders), n + 2 * m))
+    rows = np.r_[sme_rows, np.arange(m), np.arange(m)]
+    cols = np.r_[xi, n + np.arange(m), n + m + np.arange(m)]
+    vals = np.r_[-np.ones(n), np.ones(2 * m)]
+    a_eq = sp.csr_array((vals, (rows, cols)), shape=(m, n + 2 * m))
+    res = linprog(cost, A_ub=a_ub, b_ub=np.array([leader_cap[L] for L in leaders], float),
+                  A_eq=a_eq, b_eq=np.zeros(m), bounds=np.c_[np.zeros(n + 2 * m), upper],
+                  method="highs-ds")
+    if res.status != 0 or res.x is None:
+        return None
+    x = res.x[:n]
+    if np.any(np.abs(x - np.round(x)) > 1e-6):
+        return None
+    return [k for i, k in enumerate(keys) if x[i] > 0.5]
+
+
+def _flow_networkx(keys, pairs, smes, leader_cap, sme_cap, first, int_score, w_cover,
+                   w_priority, total):
     g = nx.DiGraph()
     g.add_node("src", demand=-total)
     g.add_node("snk", demand=total)
     g.add_edge("src", "snk", capacity=total, weight=0)
-    for leader in sorted({p.leader for p in pairs.values()}):
+    for leader in sorted({k[0] for k in keys}):
         g.add_edge("src", ("L", leader), capacity=leader_cap[leader], weight=0)
-    for key, p in pairs.items():
+    for key in keys:
+        p = pairs[key]
         w = int_score[key] + (w_priority if p.priority else 0)
         g.add_edge(("L", p.leader), ("S", p.sme), capacity=1, weight=-w)
     for sme in smes:
         k = sme_cap.get(sme, 0)
-        first = 1 if k >= 1 and sme not in covered else 0
-        if first:
+        if first[sme]:
             g.add_edge(("S", sme), ("F", sme), capacity=1, weight=-w_cover)
             g.add_edge(("F", sme), "snk", capacity=1, weight=0)
-        if k - first > 0:
-            g.add_edge(("S", sme), "snk", capacity=k - first, weight=0)
+        if k - first[sme] > 0:
+            g.add_edge(("S", sme), "snk", capacity=k - first[sme], weight=0)
     _, flow = nx.network_simplex(g)
-    chosen = [p for key, p in pairs.items() if flow[("L", p.leader)].get(("S", p.sme), 0) > 0]
-    value = (sum(1 for p in chosen if p.priority), len({p.sme for p in chosen} - covered),
-             round(sum(p.score for p in chosen), 9))
-    return chosen, value
+    return [k for k in keys if flow[("L", k[0])].get(("S", k[1]), 0) > 0]
 
 
 def _colour(edges: list[tuple], colours: int) -> dict[int, int]:

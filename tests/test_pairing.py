@@ -146,6 +146,19 @@ def test_flow_equals_exact_ilp(seed):
     assert same(objective(p, fast.meetings), objective(p, exact.meetings))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_highs_flow_equals_networkx_flow(seed):
+    from matchmaker.pairing import _pairs, _select_flow
+
+    rng = random.Random(200 + seed)
+    p = random_problem(rng, n_leaders=8, n_smes=60, slots=6, k=1 + seed % 3,
+                       tables=1 + seed % 2, density=0.2, n_prio=6)
+    pairs, _ = _pairs(p)
+    fast = _select_flow(p, pairs, engine="highs")[1]
+    ref = _select_flow(p, pairs, engine="networkx")[1]
+    assert same(fast, ref)
+
+
 def test_fairness_before_score():
     # One leader, two slots: S1 scores best with both demands but only one of its meetings
     # may come before S2 gets any.
