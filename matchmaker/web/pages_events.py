@@ -119,7 +119,7 @@ def _workspace(db, event: dict) -> dict:
                             "JOIN firms f ON f.credit_code = p.credit_code WHERE p.event_id = ? "
                             "ORDER BY f.role, f.name", [eid])
     meetings = rows(db, "SELECT m.*, l.name AS leader_name, s.name AS sme_name, d.title AS demand_title, "
-                        "o.result, o.note FROM meetings m "
+                        "o.result, o.note, o.amount FROM meetings m "
                         "LEFT JOIN firms l ON l.credit_code = m.leader LEFT JOIN firms s ON s.credit_code = m.sme "
                         "LEFT JOIN demands d ON d.demand_id = m.demand_id "
                         "LEFT JOIN outcomes o ON o.meeting_id = m.id "
