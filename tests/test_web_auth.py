@@ -200,6 +200,9 @@ def test_api_tokens_are_shown_once_and_work(client, sample):
     client.cookies.clear()
     me = client.get("/api/me", headers={"Authorization": f"Bearer {plain}"})
     assert me.json()["username"] == user["username"]
+    db = dbmod.connect(sample.path)
+    used = db.execute("SELECT last_used_at FROM api_tokens WHERE name = 'ERP对接'").fetchone()[0]
+    assert used and used[:2] == "20"
 
 
 def test_session_secret_is_generated_once_and_kept(tmp_path, monkeypatch):

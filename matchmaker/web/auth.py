@@ -167,6 +167,8 @@ def current_user(request: Request) -> dict | None:
     if token is not None:
         user = user_for_token(db, token)
         request.state.via_token = user is not None
+        if user is not None:
+            _touch_token(request, token)
     elif request.session.get("uid"):
         user = get_user(db, user_id=request.session["uid"])
         if user is not None and (not user.get("active")
@@ -178,6 +180,18 @@ def current_user(request: Request) -> dict | None:
         user = {k: v for k, v in user.items() if k != "password_hash"}
     request.state.user = user
     return user
+
+
+def _touch_token(request: Request, token: str) -> None:
+    """Note when a token was last used (shown on /account), at most once an hour per token
+    so that API reads do not each become a write."""
+    stale = _stamp(_now() - timedelta(hours=1))
+    db = request.app.state.store.db()
+    digest = _users.token_hash(token)
+    last = scalar(db, "SELECT last_used_at FROM api_tokens WHERE token_hash = ?", [digest])
+    if last is None or last < stale:
+        with request.app.state.store.write() as wdb:
+            wdb.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?", [_stamp(), digest])
 
 
 def _password_version(user: dict) -> str:
