@@ -29,14 +29,14 @@ STATIC_DIR = WEB_DIR / "static"
 SESSION_MAX_AGE = 8 * 3600  # one working day
 
 
-class _LazySecretSessions(SessionMiddleware):
+class _LazySecretSessions:
     """SessionMiddleware whose key comes from the database, which is opened only after the
     middleware stack is built; the key is read once, at the first request."""
 
     def __init__(self, app, store: Store, **kwargs):
         self._store = store
         self._kwargs = kwargs
-        self._inner = None
+        self._inner: SessionMiddleware | None = None
         self._app = app
 
     async def __call__(self, scope, receive, send):
