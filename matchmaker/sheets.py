@@ -297,6 +297,8 @@ def render_xlsx(ctx: dict) -> bytes:
             for c in row:
                 c.alignment = wrap
                 c.border = box
+                if isinstance(c.value, float):
+                    c.number_format = "0.00"
         for i, w in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(i)].width = w
         ws.freeze_panes = "B2" if title == "总表" else "A2"
@@ -335,7 +337,7 @@ def render_xlsx(ctx: dict) -> bytes:
         rows.sort(key=lambda r: (r[0], r[2]))
         sheet(L["name"], ["轮次", "时间", "桌号", "中小企业", "统一社会信用代码", "对接需求",
                           "匹配度", "匹配理由", "企业概况", "洽谈记录"],
-              rows, [6, 12, 6, 28, 21, 28, 8, 40, 40, 24])
+              rows, [6, 14, 6, 28, 21, 28, 8, 40, 40, 24])
 
     agenda = []
     for s in ctx["smes"]:
@@ -343,7 +345,7 @@ def render_xlsx(ctx: dict) -> bytes:
             agenda.append([s["name"], s["code"], r["slot"], f"{r['start']}-{r['end']}", r["table"],
                            r["leader_name"], r["demand_title"] or r["demand_id"]])
     sheet("中小企业日程", ["中小企业", "统一社会信用代码", "轮次", "时间", "桌号", "洽谈链主",
-                           "对接需求"], agenda, [28, 21, 6, 12, 6, 28, 30])
+                           "对接需求"], agenda, [28, 21, 6, 14, 6, 28, 30])
 
     cards = [[t, ctx["table_leader"][t]["name"], ev.get("name", "")]
              for t in ctx["tables"] if t in ctx["table_leader"]]
