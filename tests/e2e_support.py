@@ -150,6 +150,35 @@ def stop_demo_server(name: str = "demo") -> None:
             Path(str(server.db_path) + suffix).unlink(missing_ok=True)
 
 
+def add_accounts(db_path, n_sme: int, n_leader: int, n_org: int) -> dict[str, list[str]]:
+    """Accounts for many simultaneous people: the demo's sme1-3 / leader1-3 / admin and more
+    of the same pattern (password DEMO_PASSWORD) bound to the next SMEs and the next leaders
+    with open demands, in load order as demo.py picks them."""
+    from matchmaker import db as dbmod
+    from matchmaker.users import create_user, get_user
+
+    db = dbmod.connect(db_path)
+    try:
+        smes = [r[0] for r in db.execute("SELECT credit_code FROM firms WHERE role = 'sme' "
+                                         "ORDER BY rowid LIMIT ?", [n_sme]).fetchall()]
+        leaders = [r[0] for r in db.execute(
+            "SELECT credit_code FROM firms WHERE role = 'leader' AND credit_code IN "
+            "(SELECT leader FROM demands WHERE status = 'open') ORDER BY rowid LIMIT ?",
+            [n_leader]).fetchall()]
+        wanted = [(f"sme{i}", "sme", c) for i, c in enumerate(smes, 1)]
+        wanted += [(f"leader{i}", "leader", c) for i, c in enumerate(leaders, 1)]
+        wanted += [("admin" if i == 1 else f"org{i}", "organizer", None) for i in range(1, n_org + 1)]
+        for username, role, firm in wanted:
+            if get_user(db, username) is None:
+                create_user(db, username, DEMO_PASSWORD, role, firm=firm)
+        out: dict[str, list[str]] = {"sme": [], "leader": [], "organizer": []}
+        for username, role, _ in wanted:
+            out[role].append(username)
+        return out
+    finally:
+        db.conn.close()
+
+
 # --- browser ------------------------------------------------------------------------------
 
 

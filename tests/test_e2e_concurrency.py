@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from e2e_support import DEMO_PASSWORD, demo_server, http_login, stop_demo_server
+from e2e_support import add_accounts, demo_server, http_login, stop_demo_server
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -39,35 +39,6 @@ def server_log_on_failure(server):
     says more there than in the page."""
     yield
     print("\n--- matchmaker serve log (tail) ---\n" + server.log())
-
-
-def add_accounts(db_path) -> dict[str, list[str]]:
-    """Twenty accounts: the demo's seven and thirteen more bound to the next firms of each kind."""
-    from matchmaker import db as dbmod
-    from matchmaker.users import create_user
-
-    db = dbmod.connect(db_path)
-    try:
-        smes = [r[0] for r in db.execute("SELECT credit_code FROM firms WHERE role = 'sme' "
-                                         "ORDER BY rowid LIMIT ?", [N_SME]).fetchall()]
-        leaders = [r[0] for r in db.execute(
-            "SELECT credit_code FROM firms WHERE role = 'leader' AND credit_code IN "
-            "(SELECT leader FROM demands WHERE status = 'open') ORDER BY rowid LIMIT ?",
-            [N_LEADER]).fetchall()]
-        accounts = {"sme": [f"sme{i}" for i in range(1, N_SME + 1)],
-                    "leader": [f"leader{i}" for i in range(1, N_LEADER + 1)],
-                    "organizer": ["admin"] + [f"org{i}" for i in range(2, N_ORG + 1)]}
-        for i, code in enumerate(smes, 1):
-            if i > 3:
-                create_user(db, f"sme{i}", DEMO_PASSWORD, "sme", firm=code)
-        for i, code in enumerate(leaders, 1):
-            if i > 3:
-                create_user(db, f"leader{i}", DEMO_PASSWORD, "leader", firm=code)
-        for name in accounts["organizer"][1:]:
-            create_user(db, name, DEMO_PASSWORD, "organizer")
-        return accounts
-    finally:
-        db.conn.close()
 
 
 class Person:
@@ -119,7 +90,7 @@ def firm_of(person: Person) -> str:
 
 def test_twenty_users_write_at_once(server, server_log_on_failure):
     t0 = time.perf_counter()
-    accounts = add_accounts(server.db_path)
+    accounts = add_accounts(server.db_path, N_SME, N_LEADER, N_ORG)
     base = server.url
     smes = [Person(base, u) for u in accounts["sme"]]
     leaders = [Person(base, u) for u in accounts["leader"]]
@@ -209,7 +180,8 @@ def test_twenty_users_write_at_once(server, server_log_on_failure):
         for did in leader_demands[p.username]:
             assert "（第2次补充说明）" in p.get(f"/api/demands/{did}").json()["demand"]["description"]
     outcomes = orgs[1].get(f"/events/{eid}?tab=outcomes").text
-    recorded = re.findall(r"<td>(已洽谈|达成意向|签约)</td>", outcomes)
-    assert Counter(recorded) == Counter(outcome_of.values())
+    recorded = {int(mid): text.strip() for mid, text in
+                re.findall(r'data-testid="outcome-(\d+)">([^<]*)', outcomes)}
+    assert recorded == outcome_of
     for p in smes + leaders + orgs:
         p.client.close()
