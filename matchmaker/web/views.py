@@ -203,7 +203,8 @@ def path_int(request: Request, name: str, what: str = "记录") -> int:
 
 
 def is_htmx(request: Request) -> bool:
-    return bool(request.headers.get("HX-Request"))
+    """An htmx request that wants a fragment (a history restore wants the whole page)."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
 
 
 def redirect(url: str):
