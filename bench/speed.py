@@ -269,20 +269,26 @@ def ensure_data(n: int, data: Path | None, seed: int, log, src=None) -> Path:
     return data
 
 
+SYSTEMS = ("load", "ours", "http", "bm25")
+
+
 def measure(n: int, data: Path | None = None, queries: int = 50, http: bool = True, seed: int = 0,
-            log=print, src=None) -> dict:
+            log=print, src=None, systems=SYSTEMS) -> dict:
     data = ensure_data(n, data, seed, log, src)
     tmp = Path(tempfile.mkdtemp(prefix="mm-speed-"))
     db = tmp / "speed.db"
     result = {"n": n, "data": str(data), "machine": machine(), "queries": queries}
     try:
-        result["load"] = run_worker("load", data, db, queries, log)
-        if "error" not in result["load"]:
-            result["matchmaker"] = run_worker("ours", data, db, queries, log)
+        if "load" in systems:
+            result["load"] = run_worker("load", data, db, queries, log)
+        if "error" not in result.get("load", {"error": "not run"}):
+            if "ours" in systems:
+                result["matchmaker"] = run_worker("ours", data, db, queries, log)
             web = ROOT / "matchmaker" / "web"
-            if http and web.exists() and any(web.glob("*.py")):
+            if http and "http" in systems and web.exists() and any(web.glob("*.py")):
                 result["http"] = run_worker("http", data, db, queries, log)
-        result["bm25s"] = run_worker("bm25", data, db, queries, log)
+        if "bm25" in systems:
+            result["bm25s"] = run_worker("bm25", data, db, queries, log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
@@ -338,6 +344,8 @@ def main(argv=None) -> int:
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-http", action="store_true")
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="comma-separated subset of load,ours,http,bm25 (ours and http need load)")
     ap.add_argument("--json", help="write the raw results here")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
@@ -348,7 +356,7 @@ def main(argv=None) -> int:
         return 0
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     result = measure(args.n, Path(args.data) if args.data else None, args.queries, not args.no_http,
-                     args.seed, log, args.src)
+                     args.seed, log, args.src, tuple(args.systems.split(",")))
     if args.json:
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(summary(result))
