@@ -15,7 +15,7 @@ clock times of later slots (see :func:`matchmaker.sheets.slot_times`), not slot 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import date as _date
 from datetime import datetime
 

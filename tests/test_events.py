@@ -3,7 +3,6 @@ ranker, the day (no-shows and repair), outcomes and statistics, and the acceptan
 the judged handwritten-dev set."""
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
