@@ -284,3 +284,26 @@ def test_pair_json_is_the_interchange_shape(db, matcher):
         assert {"slot", "start", "end", "table", "leader", "sme", "demand_id", "score"} <= set(m)
         assert {1: "13:30", 2: "14:05", 3: "14:30"}[m["slot"]] == m["start"]
     assert isinstance(result["unmatched_smes"], list)
+
+
+@needs_dev
+def test_leader_with_two_tables_and_blocked_slots(db, matcher):
+    leaders, smes, grade, _ = dev_event_firms(db)
+    eid = events.create_event(db, name="多桌测试", date="2026-12-03", start="09:00", slots=3,
+                              slot_minutes=20, tables=3)
+    events.invite(db, eid, leaders[:2] + smes[:45])
+    with pytest.raises(UserError, match="已分给"):
+        events.set_leader_tables(db, eid, leaders[0], [1, 2])
+    events.set_leader_tables(db, eid, leaders[1], [2, 3])
+    with pytest.raises(UserError, match="轮次"):
+        events.set_unavailable(db, eid, leaders[1], [4])
+    events.set_unavailable(db, eid, leaders[1], [3])
+    result = events.run_pairing(db, eid, matcher=matcher)
+    check_schedule(result, 3)
+    second = [m for m in result["meetings"] if m["leader"] == leaders[1]]
+    assert {m["table"] for m in second} <= {2, 3}
+    assert all(m["slot"] != 3 for m in second)
+    per_slot = Counter(m["slot"] for m in second)
+    assert max(per_slot.values()) == 2  # two 对接人 meet in parallel
+    # The open cells on the sheets leave out the slot the leader blocked.
+    assert not any(c["leader"] == leaders[1] and c["slot"] == 3 for c in result["open_cells"])
