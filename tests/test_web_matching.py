@@ -46,3 +46,39 @@ def test_update_firm_changes_rankings_at_once(tmp_path):
     matching.update_firm(firm)
     assert score_of_d() > before + 0.05
     store.close()
+
+
+def test_a_new_empty_installation_serves_pages_and_fits_once_firms_arrive(tmp_path):
+    import re
+
+    from starlette.testclient import TestClient
+
+    from matchmaker.users import create_user
+    from matchmaker.web.app import create_app
+    from matchmaker.web.sample import FIRMS
+
+    path = tmp_path / "empty.db"
+    db = dbmod.open_db(path)
+    create_user(db, "admin", "long-enough-1", "organizer")
+    app = create_app(path, secret="empty-secret")
+    with TestClient(app) as c:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
+        c.post("/login", data={"username": "admin", "password": "long-enough-1", "csrf_token": token})
+        for url in ("/dashboard", "/firms", "/demands", "/chains", "/events", "/demands/new", "/api/demands"):
+            assert c.get(url).status_code == 200, url
+        assert app.state.matching.model is None
+        header = "企业名称,统一社会信用代码,企业类型,所属产业链,主营产品\n"
+        rows = "".join(f"{f['name']},{f['credit_code']},{'链主企业' if f['role'] == 'leader' else '中小企业'},"
+                       f"{f['chains'][0]},{f['products'].replace('、', ' ')}\n" for f in FIRMS.values())
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/firms/import").text).group(1)
+        resp = c.post("/firms/import", data={"csrf_token": token},
+                      files=[("files", ("firms.csv", (header + rows).encode("utf-8"), "text/csv"))],
+                      follow_redirects=False)
+        assert resp.status_code == 303
+        for _ in range(600):
+            if app.state.matching.model is not None:
+                break
+            import time
+
+            time.sleep(0.1)
+        assert app.state.matching.model is not None

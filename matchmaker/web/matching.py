@@ -29,6 +29,8 @@ def _fit(db):
     """A fitted Matcher over the database's records (service.build_matcher)."""
     firms, demands, relations = (dbmod.fetch_firms(db), dbmod.fetch_demands(db),
                                  dbmod.fetch_relations(db))
+    if not any(f.get("role") == "sme" for f in firms):
+        return None  # nothing to rank yet (a new installation); fitted when firms arrive
     try:
         from matchmaker.service import build_matcher
     except ImportError:  # rank.py not installed: keep the pages usable with a plain overlap
@@ -48,7 +50,11 @@ class Matching:
         self.ready = threading.Event()
 
     def load(self) -> "Matching":
-        model = _fit(self.store.db())
+        try:
+            model = _fit(self.store.db())
+        except Exception:  # the pages still work, without rankings, until a refit succeeds
+            log.exception("fitting the matcher failed; serving without rankings")
+            model = None
         with self._lock:
             self._model = model
             self._changed()
@@ -95,6 +101,9 @@ class Matching:
 
     def update_firm(self, record: dict) -> None:
         with self._lock:
+            if self._model is None:
+                self.refit_in_background()  # the first firms of a new installation
+                return
             if self._model is not None:
                 self._model.update_firm(record)
             self._changed()
@@ -103,6 +112,9 @@ class Matching:
 
     def update_demand(self, record: dict) -> None:
         with self._lock:
+            if self._model is None:
+                self.refit_in_background()
+                return
             if self._model is not None:
                 self._model.update_demand(record)
             self._changed()
