@@ -65,15 +65,15 @@ def firm_name(page) -> str:
     return page.get_by_test_id("account-link").evaluate("a => a.firstChild.textContent.trim()")
 
 
-def other_leaders(server) -> list[str]:
-    """The demo's leader2 and leader3 firms (by name), invited beside leader1."""
+def demo_firms(server) -> dict[str, str]:
+    """username -> firm name of the demo accounts (the generated names may change)."""
     from matchmaker import db as dbmod
     from matchmaker.demo import demo_accounts
 
     db = dbmod.connect(server.db_path)
     try:
-        codes = [firm for user, role, firm in demo_accounts(db) if role == "leader"][1:]
-        return [dbmod.get_firm(db, c)["name"] for c in codes]
+        return {user: dbmod.get_firm(db, firm)["name"]
+                for user, role, firm in demo_accounts(db) if firm}
     finally:
         db.conn.close()
 
@@ -134,17 +134,18 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     assert "征集中" in leader.get_by_test_id("demand-title").inner_text()
     matches = leader.get_by_test_id("match")
     assert matches.count() >= 5
-    assert re.search(r"共 \d+ 家符合条件", leader.get_by_test_id("match-count").inner_text())
+    assert re.search(r"\d+ 家.*显示前 \d+ 家", leader.get_by_test_id("match-count").inner_text())
     first = matches.first
     assert "产业链路径" in first.get_by_test_id("reasons").inner_text()
     assert "命中关键词" in first.get_by_test_id("reasons").inner_text()
     # the SME written for stands among the first ten, with its matched words highlighted
-    sme_card = matches.filter(has_text="青岛拓隆控制系统有限公司")
+    firms = demo_firms(server)
+    sme_card = matches.filter(has_text=firms[SME])
     assert sme_card.count() == 1
     assert int(sme_card.locator(".rank").inner_text()) <= 10
     assert any("PLC" in t for t in sme_card.locator("mark.term").all_inner_texts())
-    leader.get_by_role("heading", name="推荐的中小企业").scroll_into_view_if_needed()
-    leader.evaluate("window.scrollBy(0, -12)")
+    leader.get_by_role("heading", name="推荐的中小企业").evaluate(
+        "el => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 12)")
     shot(leader, "leader-matches")
 
     # filters narrow the list without a page load (htmx)
@@ -152,7 +153,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     leader.wait_for_url(re.compile(r"tier="))
     for tiers in leader.get_by_test_id("match").locator(".tag-tier").all_inner_texts()[:10]:
         assert tiers  # every firm left carries a tier tag
-    assert leader.get_by_test_id("match").filter(has_text="青岛拓隆控制系统有限公司").count() == 1
+    assert leader.get_by_test_id("match").filter(has_text=firms[SME]).count() == 1
 
     # --- the SME finds it and asks for a meeting ------------------------------------------
     sme = new_page(browser)
@@ -217,7 +218,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
 
     org.get_by_test_id("tab-firms").click()
     invite = org.get_by_test_id("invite-firms")
-    others = other_leaders(server)
+    others = [firms["leader2"], firms["leader3"]]
     invite.get_by_role("textbox").fill("\n".join([leader_name, sme_name, *others]))
     invite.get_by_role("button", name="邀请").click()
     assert f"已邀请 {2 + len(others)} 家企业" in org.get_by_test_id("flash").inner_text()
