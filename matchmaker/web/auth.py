@@ -22,9 +22,8 @@ from starlette.requests import Request
 
 from matchmaker import db as dbmod
 from matchmaker.web.errors import WebError, forbidden, unauthorized
-from matchmaker.web.store import row, rows, scalar
-
 from matchmaker import users as _users
+from matchmaker.web.store import row, rows, scalar
 
 ROLES = ("organizer", "leader", "sme")
 ROLE_NAMES = {"organizer": "组织方", "leader": "链主企业", "sme": "中小企业"}
@@ -200,9 +199,11 @@ def _password_version(user: dict) -> str:
 
 
 def login(request: Request, user: dict) -> None:
+    # read the row again: authenticate() may have upgraded the hash after fetching it
+    fresh = get_user(request.app.state.store.db(), user_id=user["id"]) or user
     request.session.clear()
-    request.session["uid"] = user["id"]
-    request.session["pwv"] = _password_version(user)
+    request.session["uid"] = fresh["id"]
+    request.session["pwv"] = _password_version(fresh)
     request.session["csrf"] = secrets.token_urlsafe(24)
     request.state.user = None
     del request.state.user
