@@ -61,6 +61,11 @@ def test_leader_posts_a_demand_and_sees_ranked_smes_with_reasons(env):
     first = re.search(r'data-testid="match" data-credit-code="([^"]+)"', page.text).group(1)
     assert first == sample.firms["sme_b"]
     assert '<mark class="term">' in page.text and 'data-testid="chain-path"' in page.text
+    # the SME's own page, seen from this demand: full profile and the reasons
+    sme_page = client.get(f"{url}/smes/{first}")
+    assert sme_page.status_code == 200 and "青岛驰微电机科技有限公司" in sme_page.text
+    assert "第 1 名" in sme_page.text and '<mark class="term">' in sme_page.text
+    assert client.get(f"{url}/smes/{sample.firms['leader_b']}").status_code == 404  # leaders are not ranked
     db = dbmod.connect(sample.path)
     saved = dbmod.get_demand(db, demand_id)
     assert saved["leader"] == sample.firms["leader_a"] and saved["status"] == "open"

@@ -414,3 +414,30 @@ async def demand_upload(request: Request):
             matching.update_demand(dbmod.get_demand(db, d["demand_id"]))
     flash(request, f"已导入 {len(loaded.demands)} 条需求。")
     return redirect("/demands")
+
+
+@endpoint("leader", "organizer")
+async def demand_sme(request: Request):
+    """One ranked SME seen from a demand: its full profile and why it was ranked."""
+    user = auth.current_user(request)
+    db = db_of(request)
+    demand = get_demand_or_404(db, request.path_params["demand_id"])
+    auth.require_demand_owner(user, demand)
+    code = request.path_params["credit_code"]
+    firm = dbmod.get_firm(db, code) if row(db, "SELECT 1 AS x FROM firms WHERE credit_code = ? AND role = 'sme'",
+                                             [code]) else None
+    if firm is None:
+        raise WebError("企业不存在。", 404)
+    matches = await run_in_threadpool(_ranked, request, demand)
+    rank, match = next(((i, m) for i, m in enumerate(matches, start=1) if m["credit_code"] == code),
+                       (None, None))
+    relations = rows(db, "SELECT r.relation, r.year, a.name AS a_name, b.name AS b_name FROM relations r "
+                         "JOIN firms a ON a.credit_code = r.firm_a JOIN firms b ON b.credit_code = r.firm_b "
+                         "WHERE r.firm_a = ? OR r.firm_b = ? LIMIT 50", [code, code])
+    shortlisted = bool(scalar(db, "SELECT 1 FROM shortlists WHERE demand_id = ? AND sme = ?",
+                              [demand["demand_id"], code]))
+    request_row = row(db, "SELECT * FROM meeting_requests WHERE demand_id = ? AND sme = ? ORDER BY id DESC LIMIT 1",
+                      [demand["demand_id"], code])
+    return render(request, "demands/sme.html", {
+        "demand": demand, "firm": firm, "match": match, "rank": rank, "relations": relations,
+        "m": {"credit_code": code, "shortlisted": shortlisted}, "request_row": request_row})

@@ -36,6 +36,7 @@ ROUTES = [
     Route("/demands/{demand_id}/edit", dem.demand_edit, methods=BOTH, name="demand_edit"),
     Route("/demands/{demand_id}/status", dem.demand_status, methods=POST, name="demand_status"),
     Route("/demands/{demand_id}/shortlist", dem.shortlist_toggle, methods=POST, name="shortlist"),
+    Route("/demands/{demand_id}/smes/{credit_code}", dem.demand_sme, methods=GET, name="demand_sme"),
     # SMEs
     Route("/profile", sme.profile, methods=BOTH, name="profile"),
     Route("/recommended", sme.recommended, methods=GET, name="recommended"),
