@@ -57,7 +57,23 @@ def new_page(browser, viewport=DESKTOP, **kwargs):
     context = browser.new_context(viewport=viewport, locale="zh-CN", accept_downloads=True,
                                   **kwargs)
     context.set_default_timeout(60_000)  # pairing and the PDF each take seconds on 2 cores
-    return context.new_page()
+    page = context.new_page()
+    # script errors and CSP refusals show up here and nowhere else
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.problems = problems
+    return page
+
+
+def close(*pages, allow: str | None = None) -> None:
+    """Close the pages' contexts; none of them may have logged a script error (`allow`: a
+    pattern for an expected one)."""
+    problems = [p for page in pages for p in page.problems if not (allow and re.search(allow, p))]
+    for page in pages:
+        page.context.close()
+    assert not problems, problems
 
 
 def firm_name(page) -> str:
@@ -89,7 +105,7 @@ def test_login_page_and_wrong_password(server, browser):
     page.get_by_role("button", name="登录").click()
     assert page.get_by_test_id("login-error").is_visible()
     assert page.url.endswith("/login")
-    page.context.close()
+    close(page, allow=r"status of 400")  # the refused login answers 400, as it should
 
 
 def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
@@ -148,6 +164,12 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
         "el => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 12)")
     shot(leader, "leader-matches")
 
+    # the shortlist button swaps itself in place (htmx), and the count follows on reload
+    button = sme_card.get_by_role("button", name=re.compile("加入意向名单"))
+    button.click()
+    sme_card.get_by_role("button", name=re.compile("已加入|移出")).wait_for()
+    assert "/demands/" in leader.url and "shortlisted" not in leader.url
+
     # filters narrow the list without a page load (htmx)
     leader.get_by_label("资质").select_option("专精特新中小企业")
     leader.wait_for_url(re.compile(r"tier="))
@@ -168,6 +190,14 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     card.scroll_into_view_if_needed()
     shot(sme, "sme-demands")
 
+    # the type filter applies on change (app.js, no inline script under the CSP)
+    sme.get_by_label("需求类型").select_option("场景需求")
+    sme.wait_for_url(re.compile("kind="))
+    kinds = sme.get_by_test_id("recommendation").locator(".match-title .muted").all_inner_texts()
+    assert kinds and all("场景需求" in k for k in kinds)
+    sme.get_by_label("需求类型").select_option("")
+    sme.wait_for_url(re.compile(r"kind=$|/recommended$"))
+    card = sme.locator(f'[data-testid=recommendation][data-demand-id="{demand_id}"]')
     card.get_by_role("link", name="申请对接").click()
     sme.wait_for_url(re.compile(rf"/opportunities/{re.escape(demand_id)}"))
     assert sme.get_by_role("heading", name=re.compile("为什么推荐给您")).is_visible()
@@ -291,8 +321,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     text = agenda.inner_text()
     assert event_name in text and re.search(r"\d+号桌", text) and re.search(r"\d\d:\d\d", text)
     shot(sme, "sme-agenda")
-    for p in (leader, sme, org):
-        p.context.close()
+    close(leader, sme, org)
 
 
 def test_chain_map(server, browser):
@@ -309,7 +338,7 @@ def test_chain_map(server, browser):
     assert svg.count() == 1 and svg.bounding_box()["width"] > 300
     assert "上游" in svg.inner_html() or "上游" in page.inner_text("main")
     shot(page, "chain-map")
-    page.context.close()
+    close(page)
 
 
 @pytest.mark.parametrize("username,path,name", [
@@ -329,4 +358,4 @@ def test_phone_viewport(server, browser, username, path, name):
     assert overflow <= 1, f"{path} is {overflow}px wider than a {PHONE['width']}px phone"
     assert page.locator("h1, h2").first.is_visible()
     shot(page, name)
-    page.context.close()
+    close(page)
