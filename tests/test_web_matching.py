@@ -82,3 +82,25 @@ def test_a_new_empty_installation_serves_pages_and_fits_once_firms_arrive(tmp_pa
 
             time.sleep(0.1)
         assert app.state.matching.model is not None
+
+
+def test_cached_rankings_expire_only_where_an_edit_reaches(tmp_path):
+    sample = build_sample(tmp_path / "m.db")
+    store = Store(sample.path)
+    matching = Matching(store).load()
+    a, b = sample.demands["a_open"], sample.demands["b_open"]
+    matching.rank_smes(a, top=5)
+    matching.rank_smes(b, top=5)
+    matching.rank_demands(sample.firms["sme_a"], top=5)
+    demand = dbmod.get_demand(store.db(), a)
+    demand["specs"] += "；通量≥50GPD"
+    matching.update_demand(demand)
+    keys = set(matching._cache)
+    assert ("smes", b) in keys  # another demand's SME list is still good
+    assert ("smes", a) not in keys and ("demands", sample.firms["sme_a"]) not in keys
+    firm = dbmod.get_firm(store.db(), sample.firms["sme_c"])
+    matching.update_firm(firm)
+    assert not any(k[0] == "smes" for k in matching._cache)
+    # and a fresh ranking after the edits still answers
+    assert matching.rank_smes(a, top=3)[0]["credit_code"] == sample.firms["sme_a"]
+    store.close()

@@ -95,9 +95,18 @@ class Matching:
     def rank_demands(self, firm, top: int = 50) -> list[dict]:
         return self._ranked("demands", firm, top)
 
-    def _changed(self) -> None:
-        self._generation += 1
-        self._cache.clear()
+    def _changed(self, kind: str | None = None, key: str | None = None) -> None:
+        """Expire the cached rankings a change can affect. A new or edited demand changes its
+        own SME list and every firm's demand list; a firm changes every demand's SME list
+        and its own demand list; a new model changes everything."""
+        if kind is None:
+            self._generation += 1
+            self._cache.clear()
+            return
+        other = "demands" if kind == "demand" else "smes"
+        own = "smes" if kind == "demand" else "demands"
+        for k in [k for k in self._cache if k[0] == other or k == (own, key)]:
+            del self._cache[k]
 
     def update_firm(self, record: dict) -> None:
         with self._lock:
@@ -106,7 +115,7 @@ class Matching:
                 return
             if self._model is not None:
                 self._model.update_firm(record)
-            self._changed()
+            self._changed("firm", record.get("credit_code"))
             if self._refitting:
                 self._pending.append(("firm", record))
 
@@ -117,7 +126,7 @@ class Matching:
                 return
             if self._model is not None:
                 self._model.update_demand(record)
-            self._changed()
+            self._changed("demand", record.get("demand_id"))
             if self._refitting:
                 self._pending.append(("demand", record))
 
