@@ -309,6 +309,29 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
         .filter(has_text=leader_name).filter(has_text=sme_name)
     assert "达成意向" in outcome_row.locator("td").nth(3).inner_text()
 
+    # the day itself: check-in at the door (htmx, no reload), a no-show, re-pairing the rest
+    org.goto(event_url)
+    later = org.get_by_test_id("schedule").locator("tbody tr").nth(3) \
+        .get_by_test_id("meeting").first.locator(".who span").inner_text().strip()
+    assert later != sme_name
+    org.get_by_test_id("checkin-link").click()
+    org.wait_for_url(re.compile(r"/checkin"))
+    checkin_url = org.url
+    rows = org.get_by_test_id("checkin-row")
+    assert rows.count() > 5
+    ours = rows.filter(has_text=sme_name)
+    ours.get_by_role("button", name="签到").click()
+    rows.filter(has_text=sme_name).locator(".badge", has_text="已签到").wait_for()
+    assert org.url == checkin_url
+    absent = rows.filter(has=org.locator("td", has_text=re.compile(f"^{re.escape(later)}$")))
+    absent.get_by_role("button", name="未到场").click()
+    absent.locator(".badge", has_text="未到场").wait_for()
+    org.evaluate("window.scrollTo(0, 0)")
+    shot(org, "event-checkin")
+    org.get_by_test_id("repair").click()
+    # the absent firm's meetings from the next slot on are freed
+    assert re.search(r"释放 [1-9]\d* 场", org.get_by_test_id("flash").inner_text())
+
     org.get_by_test_id("nav-dashboard").click()
     stats = org.get_by_test_id("stats").inner_text()
     assert int(org.get_by_test_id("stat-intents").inner_text()) >= 1, stats
