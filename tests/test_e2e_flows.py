@@ -53,6 +53,12 @@ def browser():
         b.close()
 
 
+def expect(locator):
+    from playwright.sync_api import expect as _expect
+
+    return _expect(locator)
+
+
 def new_page(browser, viewport=DESKTOP, **kwargs):
     context = browser.new_context(viewport=viewport, locale="zh-CN", accept_downloads=True,
                                   **kwargs)
@@ -103,7 +109,7 @@ def test_login_page_and_wrong_password(server, browser):
     page.get_by_label("用户名").fill(LEADER)
     page.get_by_label("密码").fill("wrong-password")
     page.get_by_role("button", name="登录").click()
-    assert page.get_by_test_id("login-error").is_visible()
+    expect(page.get_by_test_id("login-error")).to_be_visible()
     assert page.url.endswith("/login")
     close(page, allow=r"status of 400")  # the refused login answers 400, as it should
 
@@ -145,7 +151,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     leader.get_by_test_id("publish").click()
     leader.wait_for_url(re.compile(r"/demands/[^/]+$"))
     demand_id = leader.url.rsplit("/", 1)[1]
-    assert "需求已发布" in leader.get_by_test_id("flash").inner_text()
+    expect(leader.get_by_test_id("flash")).to_contain_text("需求已发布")
     assert DEMAND["title"] in leader.get_by_test_id("demand-title").inner_text()
     assert "征集中" in leader.get_by_test_id("demand-title").inner_text()
     matches = leader.get_by_test_id("match")
@@ -205,7 +211,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     shot(sme, "sme-opportunity", full_page=True)
     sme.get_by_test_id("request-submit").click()
     sme.wait_for_url(re.compile(r"/requests$"))
-    assert "对接申请已提交" in sme.get_by_test_id("flash").inner_text()
+    expect(sme.get_by_test_id("flash")).to_contain_text("对接申请已提交")
     row = sme.get_by_test_id("request-row").filter(has_text=DEMAND["title"])
     assert row.count() == 1 and "待答复" in row.inner_text()
     shot(sme, "sme-requests")
@@ -216,7 +222,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     req = leader.get_by_test_id("request-row").filter(has_text=sme_name).filter(has_text=DEMAND["title"])
     assert req.count() == 1 and MESSAGE in req.inner_text() and "待答复" in req.inner_text()
     req.get_by_role("button", name="接受").click()
-    assert "已接受对接申请" in leader.get_by_test_id("flash").inner_text()
+    expect(leader.get_by_test_id("flash")).to_contain_text("已接受对接申请")
     req = leader.get_by_test_id("request-row").filter(has_text=sme_name).filter(has_text=DEMAND["title"])
     assert "已接受" in req.inner_text()
     shot(leader, "leader-requests")
@@ -244,18 +250,18 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     org.wait_for_url(re.compile(r"/events/\d+"))
     event_url = org.url.split("?")[0]
     assert org.get_by_test_id("event-name").inner_text() == event_name
-    assert "活动已创建" in org.get_by_test_id("flash").inner_text()
+    expect(org.get_by_test_id("flash")).to_contain_text("活动已创建")
 
     org.get_by_test_id("tab-firms").click()
     invite = org.get_by_test_id("invite-firms")
     others = [firms["leader2"], firms["leader3"]]
     invite.get_by_role("textbox").fill("\n".join([leader_name, sme_name, *others]))
     invite.get_by_role("button", name="邀请").click()
-    assert f"已邀请 {2 + len(others)} 家企业" in org.get_by_test_id("flash").inner_text()
+    expect(org.get_by_test_id("flash")).to_contain_text(f"已邀请 {2 + len(others)} 家企业")
     by_match = org.get_by_test_id("invite-match")
     by_match.get_by_role("spinbutton").fill("2")
     by_match.get_by_role("button", name="邀请").click()
-    assert re.search(r"已邀请 \d+ 家企业", org.get_by_test_id("flash").inner_text())
+    expect(org.get_by_test_id("flash")).to_contain_text(re.compile(r"已邀请 \d+ 家企业"))
     participants = org.get_by_test_id("participant-table")
     assert participants.get_by_text(leader_name).count() == 1
     assert participants.get_by_text(sme_name).count() == 1
@@ -264,7 +270,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     org.get_by_test_id("tab-schedule").click()
     org.get_by_test_id("run-pairing").click()
     org.wait_for_url(re.compile(rf"{re.escape(event_url)}$"))
-    assert re.search(r"配对完成：共安排 \d+ 场洽谈", org.get_by_test_id("flash").inner_text())
+    expect(org.get_by_test_id("flash")).to_contain_text(re.compile(r"配对完成：共安排 \d+ 场洽谈"))
     schedule = org.get_by_test_id("schedule")
     assert "第1轮" in schedule.inner_text() and "1号桌" in schedule.inner_text()
     meetings = schedule.get_by_test_id("meeting")
@@ -275,7 +281,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     shot(org, "event-workspace", full_page=True)
 
     org.get_by_test_id("publish").click()
-    assert "日程已发布" in org.get_by_test_id("flash").inner_text()
+    expect(org.get_by_test_id("flash")).to_contain_text("日程已发布")
     assert "已发布" in org.locator(".pagehead .muted").first.inner_text()
 
     # the sheets, as files a person would download
@@ -304,7 +310,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     outcome_row.get_by_label("意向金额（万元）").fill("120")
     outcome_row.get_by_label("备注").fill("约定下月样机联调")
     outcome_row.get_by_role("button", name="保存").click()
-    assert "对接结果已记录" in org.get_by_test_id("flash").inner_text()
+    expect(org.get_by_test_id("flash")).to_contain_text("对接结果已记录")
     outcome_row = org.get_by_test_id("outcome-table").locator("tbody tr") \
         .filter(has_text=leader_name).filter(has_text=sme_name)
     assert "达成意向" in outcome_row.locator("td").nth(3).inner_text()
@@ -330,7 +336,7 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     shot(org, "event-checkin")
     org.get_by_test_id("repair").click()
     # the absent firm's meetings from the next slot on are freed
-    assert re.search(r"释放 [1-9]\d* 场", org.get_by_test_id("flash").inner_text())
+    expect(org.get_by_test_id("flash")).to_contain_text(re.compile(r"释放 [1-9]\d* 场"))
 
     org.get_by_test_id("nav-dashboard").click()
     stats = org.get_by_test_id("stats").inner_text()
