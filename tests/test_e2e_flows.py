@@ -229,6 +229,17 @@ def test_main_flow_leader_sme_organizer(server, browser, tmp_path):
     sme.reload()
     assert "已接受" in sme.get_by_test_id("request-row").filter(has_text=DEMAND["title"]).inner_text()
 
+    # the leader opens the SME from the ranked list: why it was ranked, and the request
+    leader.goto(f"{base}/demands/{demand_id}")
+    leader.get_by_test_id("match").filter(has_text=sme_name).get_by_test_id("sme-link").click()
+    expect(leader.get_by_test_id("firm-name")).to_have_text(sme_name)
+    why = leader.get_by_test_id("why")
+    expect(why).to_contain_text(re.compile(r"推荐理由 · 第 \d+ 名"))
+    expect(why).to_contain_text("产业链路径")
+    expect(why).to_contain_text("已接受")
+    expect(why).to_contain_text(MESSAGE)
+    shot(leader, "leader-sme", full_page=True)
+
     # --- the organizer runs an event --------------------------------------------------------
     org = new_page(browser)
     browser_login(org, base, ORGANIZER)
