@@ -77,6 +77,48 @@ class Match:
         return out
 
 
+class TopVec:
+    """The largest entries of a per-firm score vector (the rest read as 0): a demand keeps
+    its graph scores in a few KB instead of one dense array per firm."""
+
+    __slots__ = ("idx", "val", "max")
+
+    def __init__(self, arr: np.ndarray, keep: int):
+        nz = np.flatnonzero(arr > 0)
+        if len(nz) > keep:
+            nz = nz[np.argpartition(-arr[nz], keep - 1)[:keep]]
+        nz = np.sort(nz)
+        self.idx = nz.astype(np.int64)
+        self.val = arr[nz].astype(np.float32)
+        self.max = float(self.val.max()) if len(self.val) else 0.0
+
+    def __getitem__(self, firm_idx) -> np.ndarray:
+        firm_idx = np.atleast_1d(np.asarray(firm_idx, dtype=np.int64))
+        out = np.zeros(len(firm_idx), dtype=np.float64)
+        if len(self.idx):
+            pos = np.searchsorted(self.idx, firm_idx)
+            pos = np.minimum(pos, len(self.idx) - 1)
+            hit = self.idx[pos] == firm_idx
+            out[hit] = self.val[pos[hit]]
+        return out
+
+    def set(self, i: int, value: float) -> None:
+        pos = int(np.searchsorted(self.idx, i))
+        if pos < len(self.idx) and self.idx[pos] == i:
+            self.val[pos] = value
+        elif value > 0:
+            self.idx = np.insert(self.idx, pos, i)
+            self.val = np.insert(self.val, pos, np.float32(value))
+        self.max = float(self.val.max()) if len(self.val) else 0.0
+
+    def top(self, k: int, allowed: np.ndarray) -> np.ndarray:
+        ok = allowed[self.idx] if len(self.idx) else np.zeros(0, dtype=bool)
+        idx, val = self.idx[ok], self.val[ok]
+        if len(idx) > k:
+            idx = idx[np.argpartition(-val, k - 1)[:k]]
+        return idx
+
+
 class TreeEnsemble:
     """Prediction of a gradient-boosted tree ensemble stored as plain JSON (exported from
     scikit-learn's HistGradientBoostingClassifier by bench/fit_weights.py), so that the
@@ -259,7 +301,7 @@ class Matcher:
 
     def __init__(self, weights=None, candidates: int = 200, prf_docs: int = 5, prf_terms: int = 30,
                  syn_weight: float = 0.5, use_bigrams: bool = True, alpha: float = 0.5,
-                 graph_top: int = 2000, template_df: float = 0.3):
+                 graph_keep: int = 5000, template_df: float = 0.3):
         self.weights = weights
         self.candidates = candidates
         self.prf_docs = prf_docs
@@ -267,7 +309,7 @@ class Matcher:
         self.syn_weight = syn_weight
         self.use_bigrams = use_bigrams
         self.alpha = alpha
-        self.graph_top = graph_top
+        self.graph_keep = graph_keep
         self.template_df = template_df
 
     # ------------------------------------------------------------------ fitting
@@ -381,6 +423,8 @@ class Matcher:
                 cols.append(self.chain_pos_[c])
         self.firm_chains_ = sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
                                           shape=(len(self.firms_), max(1, len(chains))))
+        norm = np.sqrt(np.asarray(self.firm_chains_.sum(axis=1)).ravel())
+        self.chain_norm_ = np.where(norm == 0, 1.0, norm)
 
     def _found_terms(self, doc: dict[str, list[str]]) -> set[str]:
         if not self._term_set:
@@ -460,18 +504,25 @@ class Matcher:
         return chains
 
     def _seeds(self, d: dict, title: list[str], body: list[str]) -> dict[str, float]:
-        seeds: dict[str, float] = {}
+        """Restart distribution of the demand's PageRank: the leader, then its chains, the
+        terms it names and the segments its problem words evoke, each group sharing a fixed
+        mass so that a demand listing many chains does not drown its leader."""
+        groups: list[tuple[float, list[str]]] = []
         if d.get("leader") in self.firm_pos_:
-            seeds[f"firm:{d['leader']}"] = 1.0
-        for ch in self._demand_chains(d):
-            seeds[f"chain:{ch}"] = seeds.get(f"chain:{ch}", 0.0) + 0.5
-        for t in set(title + body):
-            if t in self._term_set:
-                seeds[f"term:{t}"] = seeds.get(f"term:{t}", 0.0) + 0.5
+            groups.append((1.0, [f"firm:{d['leader']}"]))
+        groups.append((0.5, [f"chain:{ch}" for ch in self._demand_chains(d)]))
+        groups.append((0.5, [f"term:{t}" for t in sorted(set(title + body)) if t in self._term_set]))
+        segs = []
         for seg in self.taxonomy_.find_segments(f"{d.get('title', '')} {d.get('description', '')}"):
             pair = _segment_pair(seg)
             if pair:
-                seeds[f"seg:{pair[0]}/{pair[1]}"] = seeds.get(f"seg:{pair[0]}/{pair[1]}", 0.0) + 0.5
+                segs.append(f"seg:{pair[0]}/{pair[1]}")
+        groups.append((0.5, segs))
+        seeds: dict[str, float] = {}
+        for mass, nodes in groups:
+            nodes = [n for n in nodes if n in self.graph_.node_index_]
+            for n in nodes:
+                seeds[n] = seeds.get(n, 0.0) + mass / len(nodes)
         return seeds
 
     def _demand_state(self, d: dict) -> dict:
@@ -527,8 +578,8 @@ class Matcher:
         if leader is not None:
             ppr[leader] = 0.0
         # what PageRank gives a firm just for being a hub is not evidence
-        st["ppr"] = ppr
         st["max_ppr"] = float(np.where(self.is_sme_, ppr, 0.0).max()) if len(ppr) else 0.0
+        st["ppr"] = TopVec(ppr, self.graph_keep)
         cf = np.zeros(len(self.firms_))
         rel = np.zeros(len(self.firms_))
         a_l = np.zeros(0)
@@ -546,22 +597,22 @@ class Matcher:
             two = self.rel_ @ (rel / np.log(2.0 + deg))
             two[leader] = 0.0
             st["two_hop"] = two
-        st["cf"] = cf
-        st.setdefault("two_hop", np.zeros(len(self.firms_)))
-        st["max_2hop"] = float(st["two_hop"].max()) if len(self.firms_) else 0.0
+        st["cf"] = TopVec(np.asarray(cf, dtype=np.float64), self.graph_keep)
+        st["two_hop"] = TopVec(st.get("two_hop", np.zeros(len(self.firms_))), self.graph_keep)
+        st["max_2hop"] = st["two_hop"].max
         st["n_words"] = len({t for t in q_tokens if not t.startswith(BIGRAM_PREFIX)})
         st["n_partners"] = float(a_l.sum())
         st["kind"] = self.demand_kind(d, st)
         st["q_len"] = math.log1p(len(set(q_tokens)))
         st["q_sup"] = math.log1p(float(a_l.sum())) if leader is not None else 0.0
-        st["max_cf"] = float(cf.max()) if len(cf) else 0.0
-        st["rel"] = rel
+        st["max_cf"] = st["cf"].max
+        st["rel"] = TopVec(rel, self.graph_keep)
         chains = self._demand_chains(d)
         cvec = np.zeros(self.firm_chains_.shape[1])
         for c in chains:
             if c in self.chain_pos_:
                 cvec[self.chain_pos_[c]] = 1.0
-        st["chain"] = np.minimum(self.firm_chains_ @ cvec, 1.0)
+        st["cvec"] = cvec
         st["chains"] = chains
         # industries of the leader and of its partners: where its next supplier likely works
         prof = np.zeros(self.firm_chains_.shape[1])
@@ -573,11 +624,9 @@ class Matcher:
         prof += cvec
         norm = np.linalg.norm(prof)
         if norm > 0:
-            rown = np.sqrt(np.asarray(self.firm_chains_.sum(axis=1)).ravel())
-            rown[rown == 0] = 1.0
-            st["chain_prof"] = (self.firm_chains_ @ (prof / norm)) / rown
+            st["prof"] = prof / norm
         else:
-            st["chain_prof"] = np.zeros(len(self.firms_))
+            st["prof"] = np.zeros(self.firm_chains_.shape[1])
         return st
 
     def _add_demand(self, d: dict) -> int:
@@ -621,8 +670,9 @@ class Matcher:
         X[:, 13] = st["cf"][firm_idx] / st["max_cf"] if st["max_cf"] > 0 else 0.0
         X[:, 14] = np.minimum(st["rel"][firm_idx], 1.0)
         X[:, 15] = self.supply_deg_[firm_idx]
-        X[:, 16] = st["chain"][firm_idx]
-        X[:, 17] = st["chain_prof"][firm_idx]
+        fc = self.firm_chains_[firm_idx]
+        X[:, 16] = np.minimum(fc @ st["cvec"], 1.0)
+        X[:, 17] = (fc @ st["prof"]) / self.chain_norm_[firm_idx]
         X[:, 18] = self.tier_[firm_idx]
         X[:, 19] = self.local_[firm_idx]
         X[:, 20] = st["q_len"]
@@ -665,8 +715,10 @@ class Matcher:
                  else idx.scores("all", st["q"][qname])).ravel()
             s = np.where(self.is_sme_, s, -1.0)
             pools.append(np.argpartition(-s, k - 1)[:k][s[np.argpartition(-s, k - 1)[:k]] > 0])
-        for arr in (st["ppr"], st["cf"], st["chain_prof"], st["two_hop"]):
-            s = np.where(self.is_sme_, arr, -1.0)
+        for vec in (st["ppr"], st["cf"], st["two_hop"]):
+            pools.append(vec.top(k, self.is_sme_))
+        if st["prof"].any():
+            s = np.where(self.is_sme_, (self.firm_chains_ @ st["prof"]) / self.chain_norm_, -1.0)
             top = np.argpartition(-s, k - 1)[:k]
             pools.append(top[s[top] > 0])
         cand = np.unique(np.concatenate(pools)) if pools else np.arange(0)
@@ -765,19 +817,12 @@ class Matcher:
             self.rel_ = sp.csr_matrix(sp.vstack([sp.hstack([self.rel_, sp.csr_matrix((n - 1, 1))]),
                                                  sp.csr_matrix((1, n))]))
             self.supply_deg_ = np.append(self.supply_deg_, 0.0)
+        # graph score of a new firm from its neighbours (the compiled matrix is not rebuilt)
+        if grow:
             for st in self._dstate:
-                for key in ("ppr", "cf", "rel", "chain", "chain_prof", "two_hop"):
-                    st[key] = np.append(st[key], 0.0)
-        # graph score of the new firm from its neighbours; chain match from its fields
-        for st in self._dstate:
-            pr_row = None
-            chains = set(st["chains"])
-            st["chain"][pos] = 1.0 if chains & set(rec.get("chains") or []) else 0.0
-            if grow:
-                if pr_row is None and st["seeds"]:
-                    pr_row = self.graph_.pagerank(st["seeds"])
-                if pr_row is not None:
-                    st["ppr"][pos] = self.graph_.neighbour_score(pr_row, rec["credit_code"])
+                if st["seeds"]:
+                    pr = self.graph_.pagerank(st["seeds"])
+                    st["ppr"].set(pos, self.graph_.neighbour_score(pr, rec["credit_code"]))
 
     # ------------------------------------------------------------------ reasons
     def _matched_terms(self, st: dict, fi: int, limit: int = 8) -> list[str]:
@@ -817,7 +862,7 @@ class Matcher:
             other = r["firm_b"] if r["firm_a"] == f["credit_code"] else r["firm_a"]
             if RELATION_WEIGHTS.get(r.get("relation", ""), 0.3) <= 0:
                 continue
-            if other == leader or st["cf"][fi] > 0:
+            if other == leader or st["cf"][fi][0] > 0:
                 oname = self.firms_[self.firm_pos_[other]].get("name", other) if other in self.firm_pos_ else other
                 year = f"（{r['year']}年）" if r.get("year") else ""
                 rels.append(f"{r.get('relation', '')}：{oname}{year}")
