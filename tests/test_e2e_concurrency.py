@@ -1,5 +1,5 @@
 """Twenty people writing at once through a live `matchmaker serve` on the demo data: twelve
-SMEs request meetings, five chain leaders edit their demands and answer requests, three
+SMEs request meetings, five chain leaders post and edit demands and answer requests, three
 organizers record meeting outcomes. Nobody may see "database is locked" or a 5xx, and every
 write must be there afterwards, as each person would check it on their own pages.
 """
@@ -119,6 +119,12 @@ def test_twenty_users_write_at_once(server, server_log_on_failure):
                    {"message": f"{p.username} 并发测试留言：可提供样品与技术方案。"})
 
     def leader_work(p: Person):
+        # two leaders posting at the same moment must get two demand numbers
+        p.post("new demand", "/demands/new", {
+            "title": f"{p.username}并发发布的需求", "kind": "技术需求",
+            "description": "并发测试：征集伺服电机与控制系统配套企业，要求本地化供货与联合调试。",
+            "specs": "额定功率2kW", "chains": "智能制造装备", "cooperation": ["产品采购"],
+            "deadline": (date.today() + timedelta(days=60)).isoformat(), "action": "publish"})
         for round_ in range(2):
             for did in leader_demands[p.username]:
                 d = originals[did]
@@ -166,6 +172,7 @@ def test_twenty_users_write_at_once(server, server_log_on_failure):
     assert not bad, f"failed writes {statuses}: {bad[:5]}"
     assert statuses[("request", 303)] == N_SME * REQUESTS_PER_SME
     assert statuses[("edit demand", 303)] == N_LEADER * EDITS_PER_LEADER * 2
+    assert statuses[("new demand", 303)] == N_LEADER
     assert statuses[("outcome", 303)] == len(meetings)
     assert "database is locked" not in server.log()
     assert "Traceback" not in server.log(), server.log()
@@ -177,6 +184,7 @@ def test_twenty_users_write_at_once(server, server_log_on_failure):
         page = p.get("/requests").text
         assert page.count(f"{p.username} 并发测试留言") == REQUESTS_PER_SME, p.username
     for p in leaders:
+        assert p.get("/demands").text.count(f"{p.username}并发发布的需求") == 1, p.username
         for did in leader_demands[p.username]:
             assert "（第2次补充说明）" in p.get(f"/api/demands/{did}").json()["demand"]["description"]
     outcomes = orgs[1].get(f"/events/{eid}?tab=outcomes").text
