@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -266,6 +267,26 @@ def _segment_pair(s) -> tuple[str, str] | None:
     return None
 
 
+class _FirmDoc(dict):
+    """A firm's token lists per field. Only the base fields are stored (tokens interned);
+    the whole-profile fields are put together when asked for, so 200k firms do not hold
+    three more copies of their tokens."""
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        if key == "all":
+            pt = self["pt"]
+            return self["name"] + pt + pt + self["seg"] + self["desc"]
+        if key == "words":
+            return [t for t in self.get("all") if not t.startswith(BIGRAM_PREFIX)]
+        if key == "bigrams":
+            return [t for t in self.get("all") if t.startswith(BIGRAM_PREFIX)]
+        return default
+
+    __getitem__ = get
+
+
 def _tier_value(tiers: Iterable[str]) -> float:
     best = 0.0
     for t in tiers or []:
@@ -364,9 +385,16 @@ class Matcher:
         self.demands_: list[dict] = []
         self.demand_pos_: dict[str, int] = {}
         self._dstate: list[dict] = []
+        # a demand's state (query vectors, PageRank) is computed when first ranked
         for d in demands:
-            self._add_demand(d)
+            self._add_demand(d, lazy=True)
         return self
+
+    def _state(self, pos: int) -> dict:
+        st = self._dstate[pos]
+        if st is None:
+            st = self._dstate[pos] = self._demand_state(self.demands_[pos])
+        return st
 
     def _load_model(self):
         w = self.weights
@@ -396,17 +424,15 @@ class Matcher:
         return self.models_.get(st.get("kind"), self.models_["default"])
 
     # ------------------------------------------------------------------ documents
-    def _firm_doc(self, f: dict) -> dict[str, list[str]]:
-        tok = self.tokenizer_.tokenize
+    def _firm_doc(self, f: dict) -> _FirmDoc:
+        def tok(text):
+            return [sys.intern(t) for t in self.tokenizer_.tokenize(text)]
         name = _NAME_NOISE.sub(" ", normalize(f.get("name", ""))).replace("青岛", " ")
-        pt = tok(f"{f.get('products', '')} ; {f.get('technologies', '')}")
-        desc = tok(f.get("description", ""))
-        seg = tok(" ; ".join(list(f.get("chains") or []) + list(f.get("segments") or [])))
-        name_t = tok(name)
-        allt = name_t + pt + pt + seg + desc
-        words, bigrams = split_words_bigrams(allt)
-        return {"pt": pt, "desc": desc, "seg": seg, "name": name_t, "all": allt,
-                "words": words, "bigrams": bigrams}
+        return _FirmDoc(
+            pt=tok(f"{f.get('products', '')} ; {f.get('technologies', '')}"),
+            desc=tok(f.get("description", "")),
+            seg=tok(" ; ".join(list(f.get("chains") or []) + list(f.get("segments") or []))),
+            name=tok(name))
 
     def _refresh_firm_arrays(self):
         self.codes_ = [f["credit_code"] for f in self.firms_]
@@ -429,7 +455,7 @@ class Matcher:
     def _found_terms(self, doc: dict[str, list[str]]) -> set[str]:
         if not self._term_set:
             return set()
-        return {t for t in doc["words"] if t in self._term_set}
+        return {t for t in doc.get("words") if t in self._term_set}
 
     def _index_relations(self):
         """Sparse supply matrix (supplier x buyer) and all endorsing relations (symmetric)."""
@@ -629,9 +655,9 @@ class Matcher:
             st["prof"] = np.zeros(self.firm_chains_.shape[1])
         return st
 
-    def _add_demand(self, d: dict) -> int:
+    def _add_demand(self, d: dict, lazy: bool = False) -> int:
         d = dict(d)
-        st = self._demand_state(d)
+        st = None if lazy else self._demand_state(d)
         pos = self.demand_pos_.get(d["demand_id"])
         if pos is None:
             pos = len(self.demands_)
@@ -737,14 +763,14 @@ class Matcher:
         if isinstance(demand, Mapping):
             pos = self.demand_pos_.get(demand.get("demand_id"))
             if pos is not None and self.demands_[pos] == dict(demand):
-                return self.demands_[pos], self._dstate[pos]
+                return self.demands_[pos], self._state(pos)
             d = dict(demand)
             d.setdefault("demand_id", "")
             return d, self._demand_state(d)
         pos = self.demand_pos_.get(demand)
         if pos is None:
             raise KeyError(f"未知的需求编号：{demand}")
-        return self.demands_[pos], self._dstate[pos]
+        return self.demands_[pos], self._state(pos)
 
     def rank_smes(self, demand, top: int = 50) -> list[Match]:
         d, st = self._resolve_demand(demand)
@@ -772,7 +798,8 @@ class Matcher:
             return []
         rows = []
         s = np.empty(len(self._dstate))
-        for k, st in enumerate(self._dstate):
+        for k in range(len(self._dstate)):
+            st = self._state(k)
             x = self._features(st, np.array([fi]))
             rows.append(x[0])
             s[k] = self._score(x, st)[0]
@@ -781,7 +808,7 @@ class Matcher:
         s = np.where(open_, s, s - 1.0)  # closed and draft demands after the open ones
         order = np.argsort(-s, kind="stable")[:top]
         return [Match(demand_id=self.demands_[i]["demand_id"], score=float(max(s[i], 0.0)),
-                      reasons=self._reasons(self.demands_[i], self._dstate[i], fi, X[i]))
+                      reasons=self._reasons(self.demands_[i], self._state(i), fi, X[i]))
                 for i in order]
 
     def update_demand(self, record: dict) -> None:
@@ -820,7 +847,7 @@ class Matcher:
         # graph score of a new firm from its neighbours (the compiled matrix is not rebuilt)
         if grow:
             for st in self._dstate:
-                if st["seeds"]:
+                if st is not None and st["seeds"]:
                     pr = self.graph_.pagerank(st["seeds"])
                     st["ppr"].set(pos, self.graph_.neighbour_score(pr, rec["credit_code"]))
 
@@ -894,9 +921,9 @@ class Matcher:
         return [self.codes_[i] for i in cand_arr], self._features(st, cand_arr)
 
     def demand_kind_of(self, demand_id: str) -> str:
-        return self._dstate[self.demand_pos_[demand_id]]["kind"]
+        return self._state(self.demand_pos_[demand_id])["kind"]
 
     def firm_features(self, credit_code: str) -> tuple[list[str], np.ndarray]:
         fi = self.firm_pos_[credit_code]
-        X = np.vstack([self._features(st, np.array([fi]))[0] for st in self._dstate])
+        X = np.vstack([self._features(self._state(k), np.array([fi]))[0] for k in range(len(self._dstate))])
         return self.demand_ids(), X

@@ -14,7 +14,6 @@ import unicodedata
 from collections.abc import Iterable
 
 import rjieba
-import zhconv
 
 __all__ = ["normalize", "Tokenizer", "STOP_WORDS", "BIGRAM_PREFIX", "is_cjk"]
 
@@ -51,6 +50,26 @@ def is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
 
+_T2S: dict[int, str] | None = None
+
+
+def _t2s_table() -> dict[int, str]:
+    """Character table traditional -> simplified from zhconv's own dictionaries.
+    zhconv.convert scans phrase tables and costs ~50 µs per short text; per-character
+    translation is what matters for matching and is ~100x faster."""
+    global _T2S
+    if _T2S is None:
+        from zhconv import zhconv as _z
+        _z.convert("電", "zh-cn")  # loads the dictionaries
+        table: dict[int, str] = {}
+        for name in ("zh2Hans", "zh2CN"):
+            for k, v in (_z.zhcdicts or {}).get(name, {}).items():
+                if len(k) == 1 and len(v) == 1:
+                    table[ord(k)] = v
+        _T2S = table
+    return _T2S
+
+
 def normalize(text: object) -> str:
     """NFKC (full-width -> half-width), traditional -> simplified, lower case, unified
     punctuation, collapsed spaces."""
@@ -61,7 +80,7 @@ def normalize(text: object) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text)
-    text = zhconv.convert(text, "zh-cn")
+    text = text.translate(_t2s_table())
     text = text.translate(_PUNCT_MAP).lower()
     text = _CJK_SPACE.sub("", text)
     return _SPACES.sub(" ", text).strip()
