@@ -198,7 +198,10 @@ def shortfall(ours: float, best: float) -> float | None:
 
 def slices(bench: B.BenchSet) -> dict[str, set | None]:
     out: dict[str, set | None] = {"all": None}
-    for level in ("easy", "medium", "hard"):
+    known = ("easy", "medium", "hard")
+    levels = [lv for lv in known if lv in bench.difficulty.values()]
+    levels += sorted(set(bench.difficulty.values()) - set(known))
+    for level in levels:
         ids = {q for q, d in bench.difficulty.items() if d == level}
         if ids & set(bench.qrels):
             out[level] = ids
@@ -283,7 +286,7 @@ def main(argv=None) -> int:
                     help="set folders or folders of sets (default: ../shared/bench)")
     ap.add_argument("--inproc", action="store_true", help="rank in-process (matchmaker.service) instead of the CLI")
     ap.add_argument("--ablation", action="store_true", help="also text-only and graph-only rankers (in-process)")
-    ap.add_argument("--ours-run", help="evaluate this TREC run as ours instead of running the ranker")
+    ap.add_argument("--ours-run", help="evaluate this TREC run as ours instead of running the ranker (one set)")
     ap.add_argument("--ours-firm-run", help="with --ours-run: the SME-direction run")
     ap.add_argument("--firm-direction", choices=["auto", "all", "none"], default="auto",
                     help="SME direction: auto = sets with difficulty.tsv (handwritten)")
