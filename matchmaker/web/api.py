@@ -238,8 +238,8 @@ async def event_meetings(request: Request):
     meetings = rows(db, sql + " ORDER BY slot, table_no", params)
     return JSONResponse({"event": _event_json(event), "meetings": [
         {"id": m["id"], "slot": m["slot"],
-         "start": slot_time(event["start"], event["slot_minutes"], m["slot"]).split("–")[0],
-         "end": slot_time(event["start"], event["slot_minutes"], m["slot"]).split("–")[-1],
+         "start": slot_time(event["start"], event["slot_minutes"], m["slot"], event.get("breaks")).split("–")[0],
+         "end": slot_time(event["start"], event["slot_minutes"], m["slot"], event.get("breaks")).split("–")[-1],
          "table": m["table_no"], "leader": m["leader"], "sme": m["sme"], "demand_id": m["demand_id"],
          "score": m["score"], "locked": bool(m["locked"]), "status": m["status"]}
         for m in meetings]})

@@ -131,7 +131,7 @@ def _workspace(db, event: dict) -> dict:
         key = (m["slot"], m["table_no"])
         if key not in grid or grid[key]["status"] in ("no_show", "cancelled"):
             grid[key] = m
-    slot_rows = [{"slot": s, "time": slot_time(event["start"], event["slot_minutes"], s),
+    slot_rows = [{"slot": s, "time": slot_time(event["start"], event["slot_minutes"], s, event.get("breaks")),
                   "cells": [grid.get((s, t)) for t in range(1, tables + 1)]} for s in range(1, slots + 1)]
     unmatched = [p for p in participants if p["firm_role"] == "sme"
                  and not any(m["sme"] == p["credit_code"] for m in meetings)]

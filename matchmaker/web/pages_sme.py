@@ -204,7 +204,7 @@ async def agenda(request: Request):
     db = db_of(request)
     col = "sme" if user["role"] == "sme" else "leader"
     other = "leader" if col == "sme" else "sme"
-    meetings = rows(db, f"SELECT m.*, e.name AS event_name, e.date, e.start, e.slot_minutes, e.venue, "
+    meetings = rows(db, f"SELECT m.*, e.name AS event_name, e.date, e.start, e.slot_minutes, e.breaks, e.venue, "
                         f"e.status AS event_status, f.name AS other_name, d.title AS demand_title "
                         f"FROM meetings m JOIN events e ON e.id = m.event_id "
                         f"LEFT JOIN firms f ON f.credit_code = m.{other} "
@@ -212,18 +212,26 @@ async def agenda(request: Request):
                         f"WHERE m.{col} = ? AND e.status IN ('published', 'done') AND m.status != 'cancelled' "
                         f"ORDER BY e.date, m.slot", [user["firm"]])
     for m in meetings:
-        m["time"] = slot_time(m.get("start"), m.get("slot_minutes"), m.get("slot"))
+        m["time"] = slot_time(m.get("start"), m.get("slot_minutes"), m.get("slot"), m.get("breaks"))
     invited = rows(db, "SELECT e.* FROM events e JOIN participants p ON p.event_id = e.id "
                        "WHERE p.credit_code = ? ORDER BY e.date DESC", [user["firm"]])
     return render(request, "agenda.html", {"meetings": meetings, "events": invited})
 
 
-def slot_time(start: str | None, minutes: int | None, slot: int | None) -> str:
-    """'09:00–09:20' for a 1-based slot (breaks are the pairing engineer's; shown as stored)."""
+def slot_time(start: str | None, minutes: int | None, slot: int | None, breaks=None) -> str:
+    """'09:00–09:20' for a 1-based slot, pauses after earlier slots included (the same
+    clock as the printed sheets)."""
+    import json
+
+    from matchmaker.sheets import slot_times
+
+    if isinstance(breaks, str):
+        try:
+            breaks = json.loads(breaks)
+        except ValueError:
+            breaks = None
     try:
-        h, m = (int(x) for x in (start or "09:00").split(":"))
-        begin = h * 60 + m + (int(slot) - 1) * int(minutes or 20)
-        end = begin + int(minutes or 20)
+        times = slot_times(start or "09:00", int(minutes or 20), int(slot), breaks)
     except (TypeError, ValueError):
         return ""
-    return f"{begin // 60:02d}:{begin % 60:02d}–{end // 60:02d}:{end % 60:02d}"
+    return f"{times[-1]['start']}–{times[-1]['end']}" if times else ""
