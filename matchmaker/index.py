@@ -86,7 +86,15 @@ class FieldIndex:
             self.counters_[field] = cv
             self._bm25_stats[field] = (idf, avgdl)
             self.bm25_[field] = self._bm25_weights(field, counts)
+        self._build_postings()
         return self
+
+    def _build_postings(self) -> None:
+        # Inverted copies (term x doc) of the matrices scored against every document: a query
+        # then touches only the postings of its own terms, instead of the whole matrix that
+        # ``q @ X.T`` would transpose on each call.
+        self.postings_ = {f: sp.csr_matrix(self.matrices_[f].T) for f in ("all",) if f in self.matrices_}
+        self.bm25_postings_ = {f: sp.csr_matrix(m.T) for f, m in self.bm25_.items()}
 
     def _bm25_weights(self, field: str, counts: sp.csr_matrix) -> sp.csr_matrix:
         idf, avgdl = self._bm25_stats[field]
@@ -104,7 +112,7 @@ class FieldIndex:
         return q
 
     def bm25_scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
-        return np.asarray((queries @ self.bm25_[field].T).todense(), dtype=np.float32)
+        return (queries @ self.bm25_postings_[field]).toarray().astype(np.float32, copy=False)
 
     @property
     def n_docs(self) -> int:
@@ -138,6 +146,7 @@ class FieldIndex:
             counts = self.counters_[field].transform([d.get(field, []) for d in docs])
             self.bm25_[field] = sp.vstack([self.bm25_[field], self._bm25_weights(field, counts)],
                                           format="csr")
+        self._build_postings()
 
     def replace(self, row: int, doc: dict[str, list[str]]) -> None:
         for field in self.fields:
@@ -148,9 +157,13 @@ class FieldIndex:
             mat = self.bm25_[field].tolil()
             mat[row] = self._bm25_weights(field, self.counters_[field].transform([doc.get(field, [])]))
             self.bm25_[field] = mat.tocsr()
+        self._build_postings()
 
     def scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
         """Dense (n_queries, n_docs) cosine scores."""
+        post = getattr(self, "postings_", {}).get(field)
+        if post is not None:
+            return (queries @ post).toarray().astype(np.float32, copy=False)
         return np.asarray((queries @ self.matrices_[field].T).todense(), dtype=np.float32)
 
     def feature_names(self, field: str) -> np.ndarray:
