@@ -344,6 +344,7 @@ class Matcher:
         self._syn_cache: dict[str, list[str]] = {}
 
         self.firms_: list[dict] = [dict(f) for f in firms]
+        self.chain_pos_: dict[str, int] = {}
         self.firm_pos_ = {f["credit_code"]: i for i, f in enumerate(self.firms_)}
         self.name_to_code_ = {f.get("name", ""): f["credit_code"] for f in self.firms_}
         self.firm_docs_ = [self._firm_doc(f) for f in self.firms_]
@@ -440,8 +441,13 @@ class Matcher:
         self.tier_ = np.array([_tier_value(f.get("tiers")) for f in self.firms_])
         self.local_ = np.array([1.0 if any(q in (f.get("district") or "") for q in QINGDAO) else 0.0
                                 for f in self.firms_])
-        chains = sorted({c for f in self.firms_ for c in (f.get("chains") or [])})
-        self.chain_pos_ = {c: i for i, c in enumerate(chains)}
+        # Positions stay stable across incremental updates (new chains go to the end), so the
+        # chain vectors already cached in demand states stay valid; _chain_vec pads them.
+        pos = dict(getattr(self, "chain_pos_", None) or {})
+        for c in sorted({c for f in self.firms_ for c in (f.get("chains") or [])} - pos.keys()):
+            pos[c] = len(pos)
+        self.chain_pos_ = pos
+        chains = list(pos)
         rows, cols = [], []
         for i, f in enumerate(self.firms_):
             for c in f.get("chains") or []:
@@ -451,6 +457,11 @@ class Matcher:
                                           shape=(len(self.firms_), max(1, len(chains))))
         norm = np.sqrt(np.asarray(self.firm_chains_.sum(axis=1)).ravel())
         self.chain_norm_ = np.where(norm == 0, 1.0, norm)
+
+    def _chain_vec(self, v: np.ndarray) -> np.ndarray:
+        """A demand's cached chain vector, padded to chains added since it was computed."""
+        width = self.firm_chains_.shape[1]
+        return v if len(v) == width else np.pad(v, (0, width - len(v)))
 
     def _found_terms(self, doc: dict[str, list[str]]) -> set[str]:
         if not self._term_set:
@@ -697,8 +708,8 @@ class Matcher:
         X[:, 14] = np.minimum(st["rel"][firm_idx], 1.0)
         X[:, 15] = self.supply_deg_[firm_idx]
         fc = self.firm_chains_[firm_idx]
-        X[:, 16] = np.minimum(fc @ st["cvec"], 1.0)
-        X[:, 17] = (fc @ st["prof"]) / self.chain_norm_[firm_idx]
+        X[:, 16] = np.minimum(fc @ self._chain_vec(st["cvec"]), 1.0)
+        X[:, 17] = (fc @ self._chain_vec(st["prof"])) / self.chain_norm_[firm_idx]
         X[:, 18] = self.tier_[firm_idx]
         X[:, 19] = self.local_[firm_idx]
         X[:, 20] = st["q_len"]
@@ -744,7 +755,7 @@ class Matcher:
         for vec in (st["ppr"], st["cf"], st["two_hop"]):
             pools.append(vec.top(k, self.is_sme_))
         if st["prof"].any():
-            s = np.where(self.is_sme_, (self.firm_chains_ @ st["prof"]) / self.chain_norm_, -1.0)
+            s = np.where(self.is_sme_, (self.firm_chains_ @ self._chain_vec(st["prof"])) / self.chain_norm_, -1.0)
             top = np.argpartition(-s, k - 1)[:k]
             pools.append(top[s[top] > 0])
         cand = np.unique(np.concatenate(pools)) if pools else np.arange(0)
