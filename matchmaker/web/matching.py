@@ -7,8 +7,10 @@ new model in when done, so no request ever waits for a fit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from dataclasses import asdict, is_dataclass
 
 from matchmaker import db as dbmod
@@ -38,18 +40,86 @@ def _fit(db):
     return build_matcher(firms, demands, relations)
 
 
+class _RWLock:
+    """Many rankings at once, or one update alone. Writers are preferred so an edit is not
+    starved by a stream of page views."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    @contextlib.contextmanager
+    def read(self):
+        with self._cond:
+            while self._writer or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self):
+        with self._cond:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class _ReadView:
+    """The model for callers that rank it directly (event pairing): each ranking holds the
+    read lock, so an edit saved meanwhile never changes the model under it."""
+
+    def __init__(self, model, rw: _RWLock):
+        self._model, self._rw = model, rw
+
+    def rank_smes(self, demand, top: int = 50):
+        with self._rw.read():
+            return self._model.rank_smes(demand, top=top)
+
+    def rank_demands(self, firm, top: int = 50):
+        # a record (not an id) may be folded into the model by rank_demands: exclusive
+        with (self._rw.read() if isinstance(firm, str) else self._rw.write()):
+            return self._model.rank_demands(firm, top=top)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
 class Matching:
     def __init__(self, store):
         self.store = store
         self._model = None
+        # _lock guards the small shared state (model pointer, cache, versions) and is held
+        # only briefly; _rw guards the model's insides: rankings read them, edits write them.
+        # Ranking never happens under _lock, so one slow ranking stalls no other page.
         self._lock = threading.RLock()
+        self._rw = _RWLock()
         self._refitting = False
         self._pending: list[tuple[str, dict]] = []  # edits made while a refit runs
-        self._generation = 0  # bumped on every change of the model; cached rankings expire
-        self._cache: dict[tuple, tuple[int, int, list[dict]]] = {}
+        self._generation = 0  # bumped on every new model; cached rankings expire
+        # bumped by an edit, per ranking kind ("all demand lists") and per (kind, key)
+        self._kind_version = {"smes": 0, "demands": 0}
+        self._key_version: dict[tuple, int] = {}
+        self._cache: dict[tuple, tuple[tuple, int, list[dict]]] = {}
         self.ready = threading.Event()
+        self.warmed = threading.Event()
 
-    def load(self) -> "Matching":
+    def load(self, warm: bool = True) -> "Matching":
         try:
             model = _fit(self.store.db())
         except Exception:  # the pages still work, without rankings, until a refit succeeds
@@ -59,6 +129,10 @@ class Matching:
             self._model = model
             self._changed()
         self.ready.set()
+        if warm:
+            self.warm_in_background()
+        else:
+            self.warmed.set()
         return self
 
     @property
@@ -66,28 +140,45 @@ class Matching:
         with self._lock:
             return self._model
 
+    def reader(self):
+        """The current model wrapped so its rankings are safe beside concurrent edits."""
+        model = self.model
+        return None if model is None else _ReadView(model, self._rw)
+
     CACHE_SIZE = 4096
     CACHE_TOP = 200  # rankings are cached this deep, so every page's `top` shares one entry
 
+    def _version(self, kind: str, key) -> tuple:
+        return (self._generation, self._kind_version[kind], self._key_version.get((kind, key), 0))
+
     def _ranked(self, kind: str, key, top: int) -> list[dict]:
-        """Rankings by id, cached until the model next changes (an edit, an import).
+        """Rankings by id, cached until an edit that can change them or a new model.
         Records (a draft being typed) are ranked afresh each time."""
         with self._lock:
             model = self._model
             if model is None:
                 return []
-            rank = model.rank_smes if kind == "smes" else model.rank_demands
-            if not isinstance(key, str):
+            if isinstance(key, str):
+                version = self._version(kind, key)
+                hit = self._cache.get((kind, key))
+                if hit and hit[0] == version and hit[1] >= top:
+                    return [dict(m) for m in hit[2][:top]]
+        rank = model.rank_smes if kind == "smes" else model.rank_demands
+        if not isinstance(key, str):
+            # rank_demands folds an unknown or changed firm record into the model: exclusive
+            with (self._rw.read() if kind == "smes" else self._rw.write()):
                 return [_as_dict(m) for m in rank(key, top=top)]
-            hit = self._cache.get((kind, key))
-            if hit and hit[0] == self._generation and hit[1] >= top:
-                return [dict(m) for m in hit[2][:top]]
-            depth = max(top, self.CACHE_TOP)
+        depth = max(top, self.CACHE_TOP)
+        with self._rw.read():
             found = [_as_dict(m) for m in rank(key, top=depth)]
-            if len(self._cache) >= self.CACHE_SIZE:
-                self._cache.clear()
-            self._cache[(kind, key)] = (self._generation, depth, found)
-            return [dict(m) for m in found[:top]]
+        with self._lock:
+            # an edit or a new model since we looked makes this ranking possibly stale: it is
+            # still the right answer for this request, but it is not kept
+            if self._model is model and self._version(kind, key) == version:
+                if len(self._cache) >= self.CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[(kind, key)] = (version, depth, found)
+        return [dict(m) for m in found[:top]]
 
     def rank_smes(self, demand, top: int = 50) -> list[dict]:
         return self._ranked("smes", demand, top)
@@ -105,30 +196,33 @@ class Matching:
             return
         other = "demands" if kind == "demand" else "smes"
         own = "smes" if kind == "demand" else "demands"
+        self._kind_version[other] += 1
+        self._key_version[(own, key)] = self._key_version.get((own, key), 0) + 1
         for k in [k for k in self._cache if k[0] == other or k == (own, key)]:
             del self._cache[k]
 
-    def update_firm(self, record: dict) -> None:
+    def _update(self, kind: str, record: dict, key: str | None) -> None:
         with self._lock:
-            if self._model is None:
-                self.refit_in_background()  # the first firms of a new installation
-                return
-            if self._model is not None:
-                self._model.update_firm(record)
-            self._changed("firm", record.get("credit_code"))
-            if self._refitting:
-                self._pending.append(("firm", record))
+            model = self._model
+        if model is None:
+            self.refit_in_background()  # the first firms of a new installation
+            return
+        with self._rw.write():
+            (model.update_firm if kind == "firm" else model.update_demand)(record)
+        with self._lock:
+            self._changed(kind, key)
+            if self._model is not None and self._model is not model:
+                # a refit swapped in meanwhile and may lack this edit
+                with self._rw.write():
+                    (self._model.update_firm if kind == "firm" else self._model.update_demand)(record)
+            elif self._refitting:
+                self._pending.append((kind, record))
+
+    def update_firm(self, record: dict) -> None:
+        self._update("firm", record, record.get("credit_code"))
 
     def update_demand(self, record: dict) -> None:
-        with self._lock:
-            if self._model is None:
-                self.refit_in_background()
-                return
-            if self._model is not None:
-                self._model.update_demand(record)
-            self._changed("demand", record.get("demand_id"))
-            if self._refitting:
-                self._pending.append(("demand", record))
+        self._update("demand", record, record.get("demand_id"))
 
     def refit_in_background(self) -> threading.Thread | None:
         """Refit after a bulk import without blocking requests; the old model answers
@@ -140,22 +234,63 @@ class Matching:
             self._pending = []
 
         def run():
+            swapped = False
             try:
                 model = _fit(self.store.db())
                 with self._lock:
                     # edits saved while fitting may predate the fit's snapshot: replay them
+                    # (the new model is not yet visible to any reader)
                     for kind, record in self._pending:
                         (model.update_firm if kind == "firm" else model.update_demand)(record)
                     self._model = model
                     self._changed()
+                    swapped = True
             except Exception:  # keep serving the old model; the log says why
                 log.exception("background refit failed")
             finally:
                 with self._lock:
                     self._refitting = False
                     self._pending = []
+            if swapped:
+                self.warm_in_background()
 
         thread = threading.Thread(target=run, name="matchmaker-refit", daemon=True)
+        thread.start()
+        return thread
+
+    def warm(self) -> int:
+        """Rank every demand once, so its state (query vectors, graph scores) is computed and
+        its SME list cached before anyone asks; the first /recommended after a start or a
+        refit then costs one ordinary ranking instead of computing every demand's state.
+        Each demand takes the read lock on its own, so edits wait at most one ranking.
+        Stops early when another model is swapped in. Returns the demands ranked."""
+        self.warmed.clear()
+        done, started = 0, time.perf_counter()
+        try:
+            with self._lock:
+                model = self._model
+            if model is None:
+                return 0
+            ids = getattr(model, "demand_ids", None)
+            ids = list(ids() if callable(ids) else getattr(model, "demands_", {}))
+            for did in ids:
+                if self.model is not model:
+                    return done
+                try:
+                    self._ranked("smes", did, self.CACHE_TOP)
+                except KeyError:  # removed meanwhile
+                    continue
+                done += 1
+            log.info("rankings warmed: %d demands in %.1f s", done, time.perf_counter() - started)
+            return done
+        except Exception:  # warming is an optimisation: a failure only costs the first view
+            log.exception("warming the rankings failed")
+            return done
+        finally:
+            self.warmed.set()
+
+    def warm_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.warm, name="matchmaker-warm", daemon=True)
         thread.start()
         return thread
 

@@ -257,7 +257,8 @@ async def event_pair(request: Request):
     store = request.app.state.store
     events = _events_module()
 
-    matcher = request.app.state.matching.model  # the app's fitted model: no refit per request
+    # the app's fitted model (no refit per request), ranked under its read lock
+    matcher = request.app.state.matching.reader()
 
     def work():
         with store.write() as wdb:
@@ -458,7 +459,7 @@ async def event_repair(request: Request):
     store = request.app.state.store
     events = _events_module()
 
-    matcher = request.app.state.matching.model
+    matcher = request.app.state.matching.reader()
 
     def work():
         with store.write() as wdb:
