@@ -105,14 +105,15 @@ def role_pages(role: str, ids: list[str], eid: int) -> list[tuple[str, str]]:
             ("organizer: /firms", "/firms")]
 
 
-async def sign_in(base: str, username: str, role: str, eid: int, seed: int):
-    """A signed-in client and the pages this person will open (their own demands, the
-    demands recommended to them)."""
+async def sign_in(base: str, username: str, role: str, eid: int, open_ids: list[str], seed: int):
+    """A signed-in client and the pages this person will open. Leaders open their own
+    demands; SMEs open demands from the open list (not from /recommended, so that their
+    first /recommended is measured in the run, under load)."""
     rnd = random.Random(seed)
     c = httpx.AsyncClient(base_url=base, timeout=60)
     await login(c, username)
-    ids = DEMAND_ID.findall((await c.get("/recommended" if role == "sme" else "/demands")).text)
-    ids = ids[rnd.randrange(min(len(ids), 5)):] if ids else ids
+    ids = DEMAND_ID.findall((await c.get("/demands")).text) if role == "leader" else list(open_ids)
+    ids = ids[rnd.randrange(min(len(ids), 10)):] if ids else ids
     return c, role_pages(role, ids, eid) + [(FLOOR, "/static/app.css")]
 
 
@@ -198,8 +199,12 @@ async def run(base: str, accounts: dict, eid: int, args) -> dict:
     errors: dict[str, list[str]] = defaultdict(list)
     first: dict[str, list[float]] = defaultdict(list)
     people = [(u, role) for role in ("sme", "leader", "organizer") for u in accounts[role]]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+        await login(c, "admin")
+        open_ids = DEMAND_ID.findall((await c.get("/demands?status=open")).text)
     # sign in one by one, before the clock starts (a password check costs ~0.5 s)
-    sessions = [await sign_in(base, u, role, eid, seed=k) for k, (u, role) in enumerate(people)]
+    sessions = [await sign_in(base, u, role, eid, open_ids, seed=k)
+                for k, (u, role) in enumerate(people)]
     start = time.perf_counter()
     stop = start + args.warmup + args.duration
     try:
