@@ -681,7 +681,7 @@ class Matcher:
         return pos
 
     # ------------------------------------------------------------------ features
-    def _features(self, st: dict, firm_idx: np.ndarray) -> np.ndarray:
+    def _features(self, st: dict, firm_idx: np.ndarray, rows: dict | None = None) -> np.ndarray:
         """(len(firm_idx), len(FEATURES)) pair features of one demand with some firms."""
         idx = self.index_
         q = st["q"]
@@ -689,7 +689,12 @@ class Matcher:
         X = np.zeros((n, len(FEATURES)))
 
         def cos(qname, field):
-            m = idx.matrices_[field][firm_idx]
+            if rows is None or field not in rows:
+                m = idx.matrices_[field][firm_idx]
+                if rows is not None:
+                    rows[field] = m
+            else:
+                m = rows[field]
             return np.asarray((m @ q[qname].T).todense()).ravel()
         X[:, 0] = cos("all", "all")
         X[:, 1] = cos("words", "words")
@@ -707,7 +712,11 @@ class Matcher:
         X[:, 13] = st["cf"][firm_idx] / st["max_cf"] if st["max_cf"] > 0 else 0.0
         X[:, 14] = np.minimum(st["rel"][firm_idx], 1.0)
         X[:, 15] = self.supply_deg_[firm_idx]
-        fc = self.firm_chains_[firm_idx]
+        fc = rows.get("_chains") if rows is not None else None
+        if fc is None:
+            fc = self.firm_chains_[firm_idx]
+            if rows is not None:
+                rows["_chains"] = fc
         X[:, 16] = np.minimum(fc @ self._chain_vec(st["cvec"]), 1.0)
         X[:, 17] = (fc @ self._chain_vec(st["prof"])) / self.chain_norm_[firm_idx]
         X[:, 18] = self.tier_[firm_idx]
@@ -716,7 +725,11 @@ class Matcher:
         X[:, 21] = st["q_sup"]
         X[:, 22] = st["max_all"]
         if st["max_bm25"] > 0:
-            m = self.index_.bm25_["all"][firm_idx]
+            m = rows.get("_bm25") if rows is not None else None
+            if m is None:
+                m = self.index_.bm25_["all"][firm_idx]
+                if rows is not None:
+                    rows["_bm25"] = m
             X[:, 23] = np.asarray((m @ q["bm25"].T).todense()).ravel() / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         return X
@@ -808,10 +821,11 @@ class Matcher:
         if not self.demands_:
             return []
         rows = []
+        firm_rows: dict = {}  # the firm's matrix rows, sliced once for all demands
         s = np.empty(len(self._dstate))
         for k in range(len(self._dstate)):
             st = self._state(k)
-            x = self._features(st, np.array([fi]))
+            x = self._features(st, np.array([fi]), firm_rows)
             rows.append(x[0])
             s[k] = self._score(x, st)[0]
         X = np.vstack(rows)
