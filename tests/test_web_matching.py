@@ -87,7 +87,7 @@ def test_a_new_empty_installation_serves_pages_and_fits_once_firms_arrive(tmp_pa
 def test_cached_rankings_expire_only_where_an_edit_reaches(tmp_path):
     sample = build_sample(tmp_path / "m.db")
     store = Store(sample.path)
-    matching = Matching(store).load()
+    matching = Matching(store).load(warm=False)  # no background warming filling the cache
     a, b = sample.demands["a_open"], sample.demands["b_open"]
     matching.rank_smes(a, top=5)
     matching.rank_smes(b, top=5)
@@ -103,4 +103,105 @@ def test_cached_rankings_expire_only_where_an_edit_reaches(tmp_path):
     assert not any(k[0] == "smes" for k in matching._cache)
     # and a fresh ranking after the edits still answers
     assert matching.rank_smes(a, top=3)[0]["credit_code"] == sample.firms["sme_a"]
+    store.close()
+
+
+def test_warming_ranks_every_demand_once_and_caches_it(tmp_path):
+    sample = build_sample(tmp_path / "m.db")
+    store = Store(sample.path)
+    matching = Matching(store).load(warm=False)
+    assert not matching._cache
+    ids = matching.model.demand_ids()
+    assert matching.warm() == len(ids) > 0
+    assert matching.warmed.is_set()
+    assert {("smes", d) for d in ids} <= set(matching._cache)
+    # served from the cache: the same list as a ranking computed now
+    for d in ids:
+        fresh = [m.credit_code for m in matching.model.rank_smes(d, top=10)]
+        assert [m["credit_code"] for m in matching.rank_smes(d, top=10)] == fresh
+    store.close()
+
+
+def test_a_slow_ranking_blocks_no_cached_page_and_edits_wait_for_it(tmp_path):
+    """A ranking holds only the model's read lock: cache hits and other rankings go on
+    beside it; an edit waits until it is done, and a ranking begun before an edit is not
+    kept in the cache afterwards."""
+    import threading
+    import time
+
+    sample = build_sample(tmp_path / "m.db")
+    store = Store(sample.path)
+    matching = Matching(store).load(warm=False)
+    a, b = sample.demands["a_open"], sample.demands["b_open"]
+    matching.rank_smes(a, top=5)
+    release, holding = threading.Event(), threading.Event()
+
+    def long_ranking():  # stands for a slow rank_demands: holds the read lock meanwhile
+        with matching._rw.read():
+            holding.set()
+            release.wait(10)
+
+    reader = threading.Thread(target=long_ranking)
+    reader.start()
+    holding.wait(5)
+    t = time.perf_counter()
+    assert matching.rank_smes(a, top=5)  # cache hit
+    assert matching.rank_smes(b, top=5)  # a ranking of its own, beside the slow one
+    assert time.perf_counter() - t < 5
+    firm = dbmod.get_firm(store.db(), sample.firms["sme_d"])
+    firm.update(products="碳纤维复合材料车体部件", chains=["轨道交通装备"])
+    writer = threading.Thread(target=matching.update_firm, args=(firm,))
+    writer.start()
+    time.sleep(0.2)
+    assert writer.is_alive()  # the edit waits for the ranking in progress
+    release.set()
+    writer.join(10)
+    reader.join(10)
+    assert not writer.is_alive()
+    assert ("smes", b) not in matching._cache  # the firm edit expired every SME list
+    store.close()
+
+
+def test_rankings_and_edits_at_once_stay_consistent(tmp_path):
+    import threading
+
+    sample = build_sample(tmp_path / "m.db")
+    store = Store(sample.path)
+    matching = Matching(store).load(warm=False)
+    ids = matching.model.demand_ids()
+    smes = [c for k, c in sample.firms.items() if k.startswith("sme")]
+    firms = [dbmod.get_firm(store.db(), c) for c in smes]
+    errors = []
+
+    def ranker(i):
+        try:
+            for r in range(30):
+                matching.rank_smes(ids[(i + r) % len(ids)], top=5)
+                matching.rank_demands(smes[(i + r) % len(smes)], top=5)
+        except Exception as exc:  # reported below with the thread's failure
+            errors.append(exc)
+
+    def editor():
+        try:
+            for r in range(10):
+                f = dict(firms[r % len(firms)])
+                f["technologies"] = (f.get("technologies") or "") + f"、工艺{r}"
+                matching.update_firm(f)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ranker, args=(i,)) for i in range(4)]
+    threads.append(threading.Thread(target=editor))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    # whatever stayed cached agrees with the model as it is now
+    for d in ids:
+        fresh = [(m.credit_code, round(m.score, 6)) for m in matching.model.rank_smes(d, top=5)]
+        assert [(m["credit_code"], round(m["score"], 6)) for m in matching.rank_smes(d, top=5)] == fresh
+    for c in smes:
+        fresh = [(m.demand_id, round(m.score, 6)) for m in matching.model.rank_demands(c, top=5)]
+        assert [(m["demand_id"], round(m["score"], 6)) for m in matching.rank_demands(c, top=5)] == fresh
     store.close()

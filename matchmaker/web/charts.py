@@ -20,13 +20,16 @@ def _t(text) -> str:
 
 
 def bar_chart(items: list[tuple[str, float]], *, title: str, unit: str = "", color: str = BLUE,
-              width: int = 460, testid: str = "chart") -> Markup:
-    """Horizontal bars, label left, value right; an empty chart says so."""
+              width: int = 380, testid: str = "chart") -> Markup:
+    """Horizontal bars, label left, value right; an empty chart says so.
+
+    Drawn narrow (380 units) with 14-unit text so that on a phone, where it is shrunk to the
+    card's width, the text stays at about 12 px; the page caps it at 440 px on a wide screen."""
     bar_h, gap, label_w, top = 22, 8, 130, 34
     height = top + max(1, len(items)) * (bar_h + gap) + 6
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{_t(title)}" data-testid="{_t(testid)}" class="chart" '
-           f'font-family="{FONT}" font-size="13">',
+           f'font-family="{FONT}" font-size="14">',
            f'<title>{_t(title)}</title>',
            f'<text x="0" y="18" font-size="15" font-weight="600" fill="#1d2b3a">{_t(title)}</text>']
     if not items:
@@ -69,7 +72,7 @@ def chain_map(chain: str, columns: dict[str, list[dict]], edges: list[tuple[str,
     pos: dict[str, tuple[float, float]] = {}
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{_t(chain)}产业链图谱" data-testid="chain-map" class="chain-map" '
-           f'font-family="{FONT}" font-size="13">',
+           f'font-family="{FONT}" font-size="14">',
            f'<title>{_t(chain)}产业链图谱</title>',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
            f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{GREY}"/>'

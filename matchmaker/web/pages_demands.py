@@ -303,7 +303,11 @@ def _filtered_matches(request: Request, demand: dict) -> dict:
             continue
         out.append({**m, "rank": rank, "firm": firm, "shortlisted": m["credit_code"] in shortlisted,
                     "request": requested.get(m["credit_code"])})
-    return {"matches": out[:limit], "total": len(out), "segments": sorted(segments),
+    # `total` alone is the ranking's cut-off when nothing is filtered, not a count of fitting
+    # firms: the page also says how many reach REACH_FLOOR (the quality check's figure)
+    return {"matches": out[:limit], "total": len(out), "ranked": len(matches),
+            "strong": sum(1 for m in out if m.get("score", 0) >= REACH_FLOOR),
+            "filtered": bool(tier or district or segment or only_short), "segments": sorted(segments),
             "districts": sorted(districts),
             "filters": {"tier": tier, "district": district, "segment": segment,
                         "shortlisted": "1" if only_short else "", "top": limit},

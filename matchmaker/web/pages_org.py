@@ -297,7 +297,9 @@ async def chain_index(request: Request):
         quoted = f"%{json.dumps(name, ensure_ascii=False)}%"
         items.append({"name": name,
                       "demands": scalar(db, "SELECT COUNT(*) FROM demands WHERE status='open' AND chains LIKE ?", [quoted]),
-                      "smes": scalar(db, "SELECT COUNT(*) FROM firms WHERE role='sme' AND chains LIKE ?", [quoted]),
+                      # local SMEs, as on the chain map, so the two figures agree
+                      "smes": sum(1 for r in rows(db, "SELECT district FROM firms WHERE role='sme' AND chains LIKE ?",
+                                                  [quoted]) if is_local(r["district"])),
                       "leaders": scalar(db, "SELECT COUNT(*) FROM firms WHERE role='leader' AND chains LIKE ?", [quoted])})
     return render(request, "org/chains.html", {"chains": items})
 
