@@ -695,7 +695,15 @@ class Matcher:
                     rows[field] = m
             else:
                 m = rows[field]
-            return np.asarray((m @ q[qname].T).todense()).ravel()
+            qv = q[qname]
+            if n == 1:
+                # one firm (rank_demands): a sorted-index intersection beats a sparse product
+                if qv.nnz == 0 or m.nnz == 0:
+                    return np.zeros(1)
+                _, iq, im = np.intersect1d(qv.indices, m.indices, assume_unique=True,
+                                           return_indices=True)
+                return np.array([float(np.dot(qv.data[iq], m.data[im]))])
+            return np.asarray((m @ qv.T).todense()).ravel()
         X[:, 0] = cos("all", "all")
         X[:, 1] = cos("words", "words")
         X[:, 2] = cos("bigrams", "bigrams")
@@ -730,7 +738,12 @@ class Matcher:
                 m = self.index_.bm25_["all"][firm_idx]
                 if rows is not None:
                     rows["_bm25"] = m
-            X[:, 23] = np.asarray((m @ q["bm25"].T).todense()).ravel() / st["max_bm25"]
+            qb = q["bm25"]
+            if n == 1:
+                _, iq, im = np.intersect1d(qb.indices, m.indices, assume_unique=True, return_indices=True)
+                X[:, 23] = float(np.dot(qb.data[iq], m.data[im])) / st["max_bm25"]
+            else:
+                X[:, 23] = np.asarray((m @ qb.T).todense()).ravel() / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         return X
 
