@@ -19,13 +19,21 @@ def _t(text) -> str:
     return str(escape(str(text)))
 
 
+def _text_width(text: str, size: int = 14) -> int:
+    """Rough drawn width: CJK and full-width characters one em, others about half."""
+    return sum(size if ord(ch) > 0x2E7F or ch in "“”‘’" else size * 0.55 for ch in text).__ceil__()
+
+
 def bar_chart(items: list[tuple[str, float]], *, title: str, unit: str = "", color: str = BLUE,
               width: int = 380, testid: str = "chart") -> Markup:
     """Horizontal bars, label left, value right; an empty chart says so.
 
     Drawn narrow (380 units) with 14-unit text so that on a phone, where it is shrunk to the
     card's width, the text stays at about 12 px; the page caps it at 440 px on a wide screen."""
-    bar_h, gap, label_w, top = 22, 8, 130, 34
+    bar_h, gap, top = 22, 8, 34
+    names = [label if len(label) <= 9 else label[:8] + "…" for label, _ in items]
+    # the label column as wide as the longest label needs (full-width characters are 14 units)
+    label_w = min(150, max([60] + [_text_width(n) + 12 for n in names]))
     height = top + max(1, len(items)) * (bar_h + gap) + 6
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{_t(title)}" data-testid="{_t(testid)}" class="chart" '
@@ -40,7 +48,7 @@ def bar_chart(items: list[tuple[str, float]], *, title: str, unit: str = "", col
         y = top + i * (bar_h + gap)
         w = max(2, span * (value / peak)) if value else 0
         shown = f"{value:g}{unit}"
-        name = label if len(label) <= 9 else label[:8] + "…"
+        name = names[i]
         out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" fill="#1d2b3a">'
                    f'<title>{_t(label)}</title>{_t(name)}</text>')
         out.append(f'<rect x="{label_w}" y="{y}" width="{span}" height="{bar_h}" fill="{LIGHT}" rx="3"/>')
