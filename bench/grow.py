@@ -249,6 +249,9 @@ def grow_set(src_dirs: list[Path], n: int, out: Path, seed: int = 0, n_demands: 
                                       "relation": rng.choice(kinds), "year": str(rng.randint(2018, 2025))})
             yield _row(rec, FIRM_COLUMNS, B.FIRM_HEADERS)
 
+    # a source firm left out (n below the source's SMEs) takes its relations with it
+    kept_keys = {f["name"] for f in kept} | {f["credit_code"] for f in kept}
+    relations = [r for r in relations if r.get("firm_a") in kept_keys and r.get("firm_b") in kept_keys]
     counts = {"firms": _write(out / "firms.csv", FIRM_COLUMNS, firm_rows())}
     counts["demands"] = _write(out / "demands.csv", DEMAND_COLUMNS, grow_demands(demands, n_demands, seed))
     counts["relations"] = _write(out / "relations.csv", RELATION_COLUMNS,
