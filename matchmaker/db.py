@@ -315,7 +315,8 @@ def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _loads(value, default):
+def json_value(value, default):
+    """A JSON column's value, or `default` when it is empty or not JSON."""
     if value in (None, ""):
         return default
     try:
@@ -350,8 +351,8 @@ def firm_record(row: dict) -> dict:
     rec = {k: row.get(k) or "" for k in ("credit_code", "name", "role", "products",
                                          "technologies", "description", "district")}
     for k in FIRM_LIST_FIELDS:
-        rec[k] = _loads(row.get(k), [])
-    rec["extra"] = _loads(row.get("extra"), {})
+        rec[k] = json_value(row.get(k), [])
+    rec["extra"] = json_value(row.get("extra"), {})
     return rec
 
 
@@ -359,9 +360,9 @@ def demand_record(row: dict) -> dict:
     rec = {k: row.get(k) or "" for k in ("demand_id", "leader", "kind", "title",
                                          "description", "specs", "status")}
     for k in DEMAND_LIST_FIELDS:
-        rec[k] = _loads(row.get(k), [])
+        rec[k] = json_value(row.get(k), [])
     rec["deadline"] = row.get("deadline") or None
-    rec["extra"] = _loads(row.get("extra"), {})
+    rec["extra"] = json_value(row.get("extra"), {})
     return rec
 
 

@@ -49,13 +49,7 @@ def _now() -> str:
     return store.now()
 
 
-def _loads(value, default):
-    if value in (None, ""):
-        return default
-    try:
-        return json.loads(value)
-    except (TypeError, ValueError):
-        return default
+_loads = store.json_value
 
 
 def _dumps(value) -> str:
