@@ -49,6 +49,11 @@ FEATURES = (
     "q_len", "q_sup", "q_maxall",
     "t_bm25_rel", "g_2hop",
 )
+# The two sides of the blend, for ablations (Matcher(use_text=False) / (use_graph=False)):
+# what the texts say, and where the firm sits in the chain graph and among partners.
+# Priors (declared chain, tier, locality) belong to neither.
+TEXT_FEATURES = tuple(f for f in FEATURES if f.startswith("t_")) + ("q_len", "q_maxall")
+GRAPH_FEATURES = tuple(f for f in FEATURES if f.startswith("g_")) + ("q_sup",)
 
 # Firm fields and how they are put together into the whole profile (repetition = weight:
 # what a firm makes and masters counts above its marketing prose).
@@ -318,12 +323,19 @@ class Matcher:
     syn_weight: weight of synonym / problem-word expansions relative to exact terms.
     use_bigrams: fuse character bigrams with segmenter words.
     alpha: PageRank damping.
+    use_text, use_graph: ablations. With one of them False the other side's features read 0
+    and its candidate pools are not drawn; the blend used is the one fitted for that ablation
+    (``ablations`` in weights.json, see bench/fit_weights.py), else the full blend with the
+    other side's weights dropped. Priors (chain, tier, locality) stay in both.
     """
 
     def __init__(self, weights=None, candidates: int = 200, prf_docs: int = 5, prf_terms: int = 30,
                  syn_weight: float = 0.5, use_bigrams: bool = True, alpha: float = 0.5,
-                 graph_keep: int = 5000, template_df: float = 0.3):
+                 graph_keep: int = 5000, template_df: float = 0.3, use_text: bool = True,
+                 use_graph: bool = True):
         self.weights = weights
+        self.use_text = use_text
+        self.use_graph = use_graph
         self.candidates = candidates
         self.prf_docs = prf_docs
         self.prf_terms = prf_terms
@@ -403,20 +415,41 @@ class Matcher:
             w = load_weights() or _DEFAULT_WEIGHTS
         elif isinstance(w, (str, Path)):
             w = load_weights(w) or _DEFAULT_WEIGHTS
-        self.models_ = {"default": self._linear(w)}
+        off = self._ablated_columns()
+        abl = self.ablation_name()
+        if abl and (w.get("ablations") or {}).get(abl):
+            w = w["ablations"][abl]
+        self.models_ = {"default": self._linear(w, off)}
         for kind, spec in (w.get("profiles") or {}).items():
-            self.models_[kind] = self._linear(spec)
+            self.models_[kind] = self._linear(spec, off)
+
+    def ablation_name(self) -> str:
+        """Key of the blend fitted for this ablation in weights.json ("" for the full one)."""
+        if not self.use_text and not self.use_graph:
+            return "priors_only"
+        return "" if self.use_text and self.use_graph else ("graph_only" if self.use_text is False else "text_only")
+
+    def _ablated_columns(self) -> np.ndarray:
+        off = set()
+        if not getattr(self, "use_text", True):
+            off.update(TEXT_FEATURES)
+        if not getattr(self, "use_graph", True):
+            off.update(GRAPH_FEATURES)
+        return np.array([i for i, f in enumerate(FEATURES) if f in off], dtype=np.int64)
 
     @staticmethod
-    def _linear(w: dict) -> dict:
+    def _linear(w: dict, off: np.ndarray | None = None) -> dict:
         cols = [w["features"].index(f) if f in w["features"] else -1 for f in FEATURES]
 
         def pick(vec, fill):
             return np.array([vec[c] if c >= 0 else fill for c in cols], dtype=np.float64)
         trees = None
-        if w.get("trees") and w.get("tree_features") == list(FEATURES):
+        if w.get("trees") and w.get("tree_features") == list(FEATURES) and (off is None or not len(off)):
             trees = TreeEnsemble(w["trees"])
-        return {"coef": pick(w["coef"], 0.0),
+        coef = pick(w["coef"], 0.0)
+        if off is not None and len(off):
+            coef[off] = 0.0  # an ablated side says nothing, whatever the blend it came from
+        return {"coef": coef,
                 "mean": pick(w.get("mean", [0.0] * len(w["features"])), 0.0),
                 "scale": pick(w.get("scale", [1.0] * len(w["features"])), 1.0),
                 "intercept": float(w.get("intercept", 0.0)), "trees": trees}
@@ -668,6 +701,7 @@ class Matcher:
 
     def _add_demand(self, d: dict, lazy: bool = False) -> int:
         d = dict(d)
+        self._bank = None  # the firm direction's stacked demands
         st = None if lazy else self._demand_state(d)
         pos = self.demand_pos_.get(d["demand_id"])
         if pos is None:
@@ -745,6 +779,9 @@ class Matcher:
             else:
                 X[:, 23] = np.asarray((m @ qb.T).todense()).ravel() / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
+        off = self._ablated_columns()
+        if len(off):
+            X[:, off] = 0.0
         return X
 
     def _score(self, X: np.ndarray, st: dict) -> np.ndarray:
@@ -773,12 +810,12 @@ class Matcher:
         n = len(self.firms_)
         k = min(self.candidates, n)
         pools = []
-        for qname in ("all", "syn", "prf", "bm25"):
+        for qname in ("all", "syn", "prf", "bm25") if self.use_text else ():
             s = (idx.bm25_scores("all", st["q"][qname]) if qname == "bm25"
                  else idx.scores("all", st["q"][qname])).ravel()
             s = np.where(self.is_sme_, s, -1.0)
             pools.append(np.argpartition(-s, k - 1)[:k][s[np.argpartition(-s, k - 1)[:k]] > 0])
-        for vec in (st["ppr"], st["cf"], st["two_hop"]):
+        for vec in (st["ppr"], st["cf"], st["two_hop"]) if self.use_graph else ():
             pools.append(vec.top(k, self.is_sme_))
         if st["prof"].any():
             s = np.where(self.is_sme_, (self.firm_chains_ @ self._chain_vec(st["prof"])) / self.chain_norm_, -1.0)
@@ -821,7 +858,7 @@ class Matcher:
                       reasons=self._reasons(d, st, int(cand[i]), X[i]))
                 for i in order]
 
-    def rank_demands(self, firm, top: int = 50) -> list[Match]:
+    def _firm_index(self, firm) -> int:
         if isinstance(firm, Mapping):
             code = firm["credit_code"]
             if code not in self.firm_pos_ or self.firms_[self.firm_pos_[code]] != dict(firm):
@@ -831,23 +868,131 @@ class Matcher:
         fi = self.firm_pos_.get(code)
         if fi is None:
             raise KeyError(f"未知的企业：{firm}")
+        return fi
+
+    def rank_demands(self, firm, top: int = 50) -> list[Match]:
+        fi = self._firm_index(firm)
         if not self.demands_:
             return []
-        rows = []
-        firm_rows: dict = {}  # the firm's matrix rows, sliced once for all demands
-        s = np.empty(len(self._dstate))
-        for k in range(len(self._dstate)):
-            st = self._state(k)
-            x = self._features(st, np.array([fi]), firm_rows)
-            rows.append(x[0])
-            s[k] = self._score(x, st)[0]
-        X = np.vstack(rows)
-        open_ = np.array([(d.get("status") or "open") == "open" for d in self.demands_])
-        s = np.where(open_, s, s - 1.0)  # closed and draft demands after the open ones
+        X = self._firm_features(fi)
+        bank = self._demand_bank()
+        s = np.empty(len(X))
+        for kind, rows in bank["kinds"].items():
+            s[rows] = self._score(X[rows], {"kind": kind})
+        s = np.where(bank["open"], s, s - 1.0)  # closed and draft demands after the open ones
         order = np.argsort(-s, kind="stable")[:top]
         return [Match(demand_id=self.demands_[i]["demand_id"], score=float(max(s[i], 0.0)),
                       reasons=self._reasons(self.demands_[i], self._state(i), fi, X[i]))
                 for i in order]
+
+    def explain(self, demand, firm) -> Match | None:
+        """Score and reasons of one (demand, firm) pair, without ranking anything (a page
+        that shows one demand to one SME). None when either is unknown."""
+        try:
+            d, st = self._resolve_demand(demand)
+            fi = self._firm_index(firm)
+        except KeyError:
+            return None
+        x = self._features(st, np.array([fi]))
+        s = float(self._score(x, st)[0])
+        return Match(credit_code=self.codes_[fi], demand_id=d.get("demand_id"), score=s,
+                     reasons=self._reasons(d, st, fi, x[0]))
+
+    # The firm direction scores one firm against every demand. Per demand that is a handful
+    # of sparse dot products; 200 demands one by one cost ~100 ms of Python overhead, so the
+    # demands' query side is stacked once (rebuilt after any edit) and each feature becomes
+    # one product over all demands. _firm_features must compute exactly what _features does
+    # (tests/test_rank.py compares them).
+    _BANK_QUERIES = ("all", "words", "bigrams", "pt", "desc", "seg", "name", "title", "syn", "prf")
+
+    def _demand_bank(self) -> dict:
+        bank = getattr(self, "_bank", None)
+        if bank is not None:
+            return bank
+        states = [self._state(k) for k in range(len(self.demands_))]
+        n = len(self.firms_)
+
+        def stack(name):
+            return sp.csr_matrix(sp.vstack([st["q"][name] for st in states]))
+
+        def graph_cols(name):
+            # per-demand TopVec entries as one (firms x demands) matrix: a firm's row is then
+            # its value under every demand
+            rows, cols, vals = [], [], []
+            for k, st in enumerate(states):
+                tv = st[name]
+                rows.append(tv.idx)
+                cols.append(np.full(len(tv.idx), k))
+                vals.append(tv.val)
+            return sp.csr_matrix((np.concatenate(vals).astype(np.float64),
+                                  (np.concatenate(rows), np.concatenate(cols))), shape=(n, len(states)))
+
+        def scalar(key):
+            return np.array([float(st[key]) for st in states])
+
+        kinds: dict[str, list[int]] = defaultdict(list)
+        for k, st in enumerate(states):
+            kinds[st.get("kind")].append(k)
+        bank = {
+            "q": {name: stack(name) for name in self._BANK_QUERIES},
+            "bm25": stack("bm25"),
+            "graph": {name: graph_cols(name) for name in ("ppr", "cf", "rel", "two_hop")},
+            "cvec": np.vstack([self._chain_vec(st["cvec"]) for st in states]),
+            "prof": np.vstack([self._chain_vec(st["prof"]) for st in states]),
+            "kinds": {kind: np.array(rows) for kind, rows in kinds.items()},
+            "open": np.array([(d.get("status") or "open") == "open" for d in self.demands_]),
+        }
+        for key in ("max_all", "max_prf", "max_ppr", "max_cf", "max_2hop", "max_bm25", "q_len", "q_sup"):
+            bank[key] = scalar(key)
+        self._bank = bank
+        return bank
+
+    def _firm_features(self, fi: int) -> np.ndarray:
+        """(n_demands, len(FEATURES)): what ``_features`` gives for firm ``fi`` under each demand."""
+        bank = self._demand_bank()
+        mats = self.index_.matrices_
+        Q = bank["q"]
+        D = len(self.demands_)
+        X = np.zeros((D, len(FEATURES)))
+
+        def cos(qname, field):
+            row = mats[field][fi]
+            return np.asarray((Q[qname] @ row.T).todense()).ravel()
+
+        def rel(v, m):
+            return np.divide(v, m, out=np.zeros(D), where=m > 0)
+
+        def graph(name):
+            return bank["graph"][name][fi].toarray().ravel()
+
+        for col, (qname, field) in enumerate((("all", "all"), ("words", "words"), ("bigrams", "bigrams"),
+                                              ("pt", "pt"), ("desc", "desc"), ("seg", "seg"),
+                                              ("name", "name"), ("title", "all"), ("syn", "all"),
+                                              ("prf", "all"))):
+            X[:, col] = cos(qname, field)
+        X[:, 10] = rel(X[:, 0], bank["max_all"])
+        X[:, 11] = rel(X[:, 9], bank["max_prf"])
+        X[:, 12] = rel(graph("ppr"), bank["max_ppr"])
+        X[:, 13] = rel(graph("cf"), bank["max_cf"])
+        X[:, 14] = np.minimum(graph("rel"), 1.0)
+        X[:, 15] = self.supply_deg_[fi]
+        fc = self.firm_chains_[fi].toarray().ravel()
+        width = len(fc)
+        cvec, prof = bank["cvec"], bank["prof"]
+        if cvec.shape[1] < width:  # chains added since the bank was built
+            cvec = np.pad(cvec, ((0, 0), (0, width - cvec.shape[1])))
+            prof = np.pad(prof, ((0, 0), (0, width - prof.shape[1])))
+        X[:, 16] = np.minimum(cvec @ fc, 1.0)
+        X[:, 17] = (prof @ fc) / self.chain_norm_[fi]
+        X[:, 18] = self.tier_[fi]
+        X[:, 19] = self.local_[fi]
+        X[:, 20] = bank["q_len"]
+        X[:, 21] = bank["q_sup"]
+        X[:, 22] = bank["max_all"]
+        bm = np.asarray((bank["bm25"] @ self.index_.bm25_["all"][fi].T).todense()).ravel()
+        X[:, 23] = rel(bm, bank["max_bm25"])
+        X[:, 24] = rel(graph("two_hop"), bank["max_2hop"])
+        return X
 
     def update_demand(self, record: dict) -> None:
         """Add or edit a demand; rankable at once (nothing else is refitted)."""
@@ -858,6 +1003,7 @@ class Matcher:
         matrices and attached to the graph; the demands' cached scores are refreshed."""
         rec = dict(record)
         doc = self._firm_doc(rec)
+        self._bank = None  # a new firm's graph scores are written into the demand states
         pos = self.firm_pos_.get(rec["credit_code"])
         if pos is None:
             pos = len(self.firms_)

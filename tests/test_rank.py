@@ -89,6 +89,42 @@ def test_rank_demands_for_an_sme(matcher):
         matcher.rank_demands("nobody")
 
 
+def _per_pair_features(m, fi):
+    import numpy as np
+    return np.vstack([m._features(m._state(k), np.array([fi]))[0] for k in range(len(m.demands_))])
+
+
+def test_firm_direction_scores_every_demand_as_the_pair_features_do():
+    """rank_demands stacks the demands to score one firm against all at once
+    (Matcher._firm_features); it must give exactly the per-pair features of _features.
+    If this fails after a feature change, mirror the change in _firm_features."""
+    import numpy as np
+    m = Matcher().fit(FIRMS, DEMANDS, RELATIONS)
+    for code in ("S1", "S2", "S3", "S5"):
+        fi = m.firm_pos_[code]
+        assert np.allclose(m._firm_features(fi), _per_pair_features(m, fi), atol=1e-6)
+    # edits after the stack was built: a new demand, a new firm in a chain nobody had
+    m.rank_demands("S1")
+    m.update_demand({**DEMANDS[0], "demand_id": "D3", "title": "电源管理芯片国产化",
+                     "description": "需要电源管理芯片供应", "chains": ["集成电路"]})
+    m.update_firm(firm("S8", "青岛轨芯科技有限公司", chains=("轨道交通",), products="电源管理芯片"))
+    for code in ("S5", "S8"):
+        fi = m.firm_pos_[code]
+        assert np.allclose(m._firm_features(fi), _per_pair_features(m, fi), atol=1e-6)
+    assert m.rank_demands("S8", top=1)[0].demand_id == "D3"
+
+
+def test_explain_one_pair_as_ranked(matcher):
+    ranked = {x.credit_code: x for x in matcher.rank_smes("D1", top=10)}
+    e = matcher.explain("D1", "S1")
+    assert e.credit_code == "S1" and e.demand_id == "D1"
+    assert abs(e.score - ranked["S1"].score) < 1e-9
+    assert e.reasons["terms"] == ranked["S1"].reasons["terms"]
+    by_demand = {x.demand_id: x for x in matcher.rank_demands("S1", top=5)}
+    assert abs(by_demand["D1"].score - e.score) < 1e-6
+    assert matcher.explain("nope", "S1") is None and matcher.explain("D1", "nobody") is None
+
+
 def test_match_to_dict():
     assert Match(credit_code="A", score=0.5).to_dict()["credit_code"] == "A"
     assert Match(demand_id="D", score=0.5).to_dict()["demand_id"] == "D"
