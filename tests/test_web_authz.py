@@ -58,7 +58,7 @@ def call(client, method, url, token=None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if method == "GET":
         return client.get(url, headers=headers, follow_redirects=False)
-    return client.post(url, headers=headers, data={}, follow_redirects=False)
+    return client.request(method, url, headers=headers, data={}, follow_redirects=False)
 
 
 def test_every_route_declares_who_may_call_it(env):

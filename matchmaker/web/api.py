@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from matchmaker import db as dbmod
 from matchmaker.web import auth
 from matchmaker.web.auth import ANY, PUBLIC, endpoint
-from matchmaker.web.errors import WebError, forbidden, not_found
+from matchmaker.web.errors import WebError, forbidden, invalid, not_found
 from matchmaker.web.store import row, rows
 from matchmaker.web.views import EVENT_VISIBLE as VISIBLE_TO_FIRMS
 from matchmaker.web.views import firm_names, path_int
@@ -245,6 +245,230 @@ async def event_meetings(request: Request):
         for m in meetings]})
 
 
+# --- writes -------------------------------------------------------------------------------
+# Each write reuses the pages' own checks and library calls (pages_demands, pages_sme,
+# pages_events -> db.py / events.py) and the same object-level authorization; only the
+# body format differs: a JSON object whose faulty fields are named in the 422 answer.
+
+MAX_BODY = 256 * 1024
+_TYPES = {"string": (str,), "array": (list,), "integer": (int,), "number": (int, float),
+          "string|null": (str, type(None)), "integer|null": (int, type(None)),
+          "number|null": (int, float, type(None))}
+_TYPE_NAMES = {"string": "字符串", "array": "字符串数组", "integer": "整数", "number": "数字",
+               "string|null": "字符串或 null", "integer|null": "整数或 null",
+               "number|null": "数字或 null"}
+
+
+def _reject_constant(name: str):
+    raise ValueError(name)  # NaN / Infinity are not JSON
+
+
+async def _json_body(request: Request, fields: dict[str, str], required=()) -> dict:
+    """The body as a JSON object holding only `fields` (name -> type), each of its type;
+    400 when it is not a JSON object, 422 naming every faulty field."""
+    if "form" in request.headers.get("content-type", ""):
+        # a form body may already be consumed (the CSRF check reads forms)
+        raise WebError("请求体应为 JSON 对象（Content-Type: application/json）。", 400)
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise WebError("请求体过大。", 413)
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise WebError("请求体过大。", 413)
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise WebError("请求体应为 JSON 对象（Content-Type: application/json）。", 400)
+    if not isinstance(data, dict):
+        raise WebError("请求体应为 JSON 对象。", 400)
+    errors = {}
+    for name, value in data.items():
+        kind = fields.get(name)
+        if kind is None:
+            errors[str(name)[:50]] = "未知字段。"
+        elif isinstance(value, bool) or not isinstance(value, _TYPES[kind]):
+            errors[name] = f"应为{_TYPE_NAMES[kind]}。"
+        elif kind == "array" and not all(isinstance(v, str) for v in value):
+            errors[name] = "应为字符串数组。"
+        elif isinstance(value, str) and "\x00" in value:
+            errors[name] = "含有不可见的控制字符。"
+    for name in required:
+        if name not in data:
+            errors.setdefault(name, "必填。")
+    if errors:
+        raise invalid(errors)
+    return data
+
+
+class _Form(dict):
+    """A JSON body read through the interface the page helpers expect from a form."""
+
+    def getlist(self, key: str) -> list:
+        value = self.get(key)
+        if value is None:
+            return []
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+DEMAND_FIELDS = {"title": "string", "kind": "string", "description": "string", "specs": "string",
+                 "chains": "array", "cooperation": "array", "deadline": "string|null",
+                 "status": "string"}
+
+
+def _demand_form(fields: dict) -> _Form:
+    form = _Form(fields)
+    if form.get("deadline") is None:
+        form["deadline"] = ""
+    return form
+
+
+def _stored_demand(request: Request, demand_id: str, status: int) -> JSONResponse:
+    d = dbmod.get_demand(_db(request), demand_id)
+    names = firm_names(_db(request), [d["leader"]])
+    return JSONResponse({"demand": _demand_json(d, names.get(d["leader"], ""))}, status_code=status)
+
+
+@endpoint("leader", "organizer")
+async def demand_create(request: Request):
+    """A leader posts a demand of its own (an organizer names the leader)."""
+    from matchmaker.web.pages_demands import demand_from_form, leader_for_form, save_demand
+
+    user = auth.current_user(request)
+    fields = dict(DEMAND_FIELDS, **({"leader": "string"} if user["role"] == "organizer" else {}))
+    data = await _json_body(request, fields, required=("title", "kind", "description")
+                            + (("leader",) if user["role"] == "organizer" else ()))
+    form = _demand_form(data)
+    leader, leader_error = leader_for_form(request, user, form)
+    rec, errors = demand_from_form(form, leader)
+    if leader_error:
+        errors["leader"] = leader_error
+    status = data.get("status", "open")
+    if status not in ("open", "draft"):
+        errors["status"] = "新需求的状态应为 open（发布）或 draft（草稿）。"
+    if errors:
+        raise invalid(errors)
+    rec["status"] = status
+    saved = await run_in_threadpool(save_demand, request, rec, True)
+    return _stored_demand(request, saved["demand_id"], 201)
+
+
+@endpoint("leader", "organizer")
+async def demand_update(request: Request):
+    """Edit a demand in part (only the fields given), or close/reopen it through `status`."""
+    from matchmaker.web.pages_demands import demand_from_form, save_demand
+
+    user = auth.current_user(request)
+    demand = dbmod.get_demand(_db(request), request.path_params["demand_id"])
+    if demand is None:
+        raise not_found("需求")
+    auth.require_demand_owner(user, demand)
+    data = await _json_body(request, DEMAND_FIELDS)
+    current = {k: demand.get(k) for k in DEMAND_FIELDS}
+    rec, errors = demand_from_form(_demand_form({**current, **data}), demand["leader"], base=demand)
+    # only the fields sent are judged: a stored demand may predate today's rules
+    errors = {k: v for k, v in errors.items() if k in data}
+    status = data.get("status", demand["status"])
+    if status not in ("open", "closed", "draft"):
+        errors["status"] = "状态应为 open（征集中）、closed（已关闭）或 draft（草稿）。"
+    if errors:
+        raise invalid(errors)
+    rec["status"] = status
+    await run_in_threadpool(save_demand, request, rec, False)
+    return _stored_demand(request, demand["demand_id"], 200)
+
+
+def _request_json(r: dict) -> dict:
+    return {k: r.get(k) for k in ("id", "demand_id", "sme", "leader", "event_id", "message",
+                                  "status", "created_at", "answered_at")}
+
+
+@endpoint(ANY)
+async def requests_list(request: Request):
+    """Meeting requests: an SME's own, those sent to a leader's firm, all for organizers."""
+    user = auth.current_user(request)
+    status = request.query_params.get("status")
+    if status is not None and status not in ("pending", "accepted", "declined", "cancelled"):
+        raise WebError("参数 status 应为 pending、accepted、declined 或 cancelled。", 400)
+    limit = _int_query(request, "limit", 100, 1, 1000)
+    offset = _int_query(request, "offset", 0, 0, 10**9)
+    where, params = [], []
+    if user["role"] != "organizer":
+        where.append("sme = ?" if user["role"] == "sme" else "leader = ?")
+        params.append(user.get("firm") or "")
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    found = rows(_db(request), "SELECT * FROM meeting_requests" + clause
+                 + " ORDER BY id DESC LIMIT ? OFFSET ?", params + [limit, offset])
+    return JSONResponse({"requests": [_request_json(r) for r in found], "limit": limit,
+                         "offset": offset})
+
+
+@endpoint("sme")
+async def request_create(request: Request):
+    """An SME asks the leader of an open demand for a meeting, with a message."""
+    from matchmaker.web.pages_sme import (meeting_request_fields, open_demand_for_request,
+                                          save_meeting_request)
+
+    user = auth.current_user(request)
+    data = await _json_body(request, {"demand_id": "string", "message": "string",
+                                      "event_id": "integer|null"},
+                            required=("demand_id", "message"))
+    db = _db(request)
+    try:
+        demand = open_demand_for_request(db, data["demand_id"])
+    except WebError as exc:
+        if exc.status_code == 404:
+            raise invalid({"demand_id": "需求不存在或未在征集中。"})
+        raise
+    message = data["message"].strip()
+    event = data.get("event_id")
+    event_id, errors = meeting_request_fields(db, user["firm"], message,
+                                              "" if event is None else str(event))
+    if errors:
+        raise invalid(errors)
+    rid = await run_in_threadpool(save_meeting_request, request, user["firm"], demand["demand_id"],
+                                  message, event_id)
+    created = row(db, "SELECT * FROM meeting_requests WHERE id = ?", [rid])
+    return JSONResponse({"request": _request_json(created)}, status_code=201)
+
+
+@endpoint("leader", "organizer")
+async def request_answer(request: Request):
+    """The leader the request was sent to (or an organizer) accepts or declines it."""
+    from matchmaker.web.pages_sme import answerable_request, save_answer
+
+    user = auth.current_user(request)
+    req = answerable_request(request, user)
+    data = await _json_body(request, {"answer": "string"}, required=("answer",))
+    answered = await run_in_threadpool(save_answer, request, user, req, data["answer"])
+    return JSONResponse({"request": _request_json(answered)})
+
+
+@endpoint("organizer")
+async def meeting_outcome(request: Request):
+    """An organizer records what a meeting came to (未见面、已洽谈、达成意向、签约)."""
+    from matchmaker.web.pages_events import outcome_fields, save_outcome
+
+    db = _db(request)
+    eid = path_int(request, "event_id", "活动")
+    mid = path_int(request, "meeting_id", "洽谈")
+    meeting = row(db, "SELECT * FROM meetings WHERE id = ? AND event_id = ?", [mid, eid])
+    if meeting is None:
+        raise not_found("洽谈")
+    data = await _json_body(request, {"result": "string", "amount": "number|null", "note": "string"},
+                            required=("result",))
+    values, errors = outcome_fields(data["result"], data.get("amount"), data.get("note", ""))
+    if errors:
+        raise invalid(errors)
+    stored = await run_in_threadpool(save_outcome, request, meeting, values, auth.current_user(request))
+    return JSONResponse({"outcome": {"meeting_id": mid, "result": stored["result"],
+                                     "amount": stored["amount"], "note": stored["note"] or "",
+                                     "recorded_by": stored["recorded_by"],
+                                     "recorded_at": stored["recorded_at"]}})
+
+
 # --- the OpenAPI document -----------------------------------------------------------------
 
 _ERR = {"description": "错误", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -377,3 +601,117 @@ OPENAPI = {
         },
     },
 }
+
+
+# --- the write operations in the document -------------------------------------------------
+
+
+def _body(schema_ref: str, description: str) -> dict:
+    return {"required": True, "description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+def _answer(code: str, schema_ref: str, description: str) -> dict:
+    return {code: _ok(schema_ref, description)["200"]}
+
+
+_WRITE_ERRORS = {"400": dict(_ERR, description="请求体不是 JSON 对象"),
+                 "413": dict(_ERR, description="请求体过大"),
+                 "422": dict(_ERR, description="字段有误：errors 逐项说明"), **_AUTH_ERRORS}
+_STR = {"type": "string"}
+_DEMAND_INPUT = {"title": {"type": "string", "description": "需求名称（80字以内）"},
+                 "kind": {"type": "string", "enum": ["技术需求", "场景需求"]},
+                 "description": {"type": "string", "description": "需求描述（5000字以内）"},
+                 "specs": {"type": "string", "description": "技术指标"},
+                 "chains": _LIST, "cooperation": _LIST,
+                 "deadline": {"type": "string", "nullable": True, "description": "截止日期 YYYY-MM-DD"}}
+
+OPENAPI["info"]["description"] = (
+    "链主企业需求、中小企业推荐与对接活动的接口：查询，以及发布和修改需求、申请对接、答复申请、"
+    "记录洽谈结果。使用 `Authorization: Bearer <token>`，或登录会话加请求头 `X-CSRF-Token`；"
+    "未认证返回401，无权访问返回403，字段有误返回422（errors 逐项说明）。")
+_paths = OPENAPI["paths"]
+_paths["/api/demands"]["post"] = {
+    "summary": "发布需求", "operationId": "createDemand",
+    "description": "链主企业发布本企业的需求；组织方须以 leader 指定链主企业。status 为 open（发布，默认）或 draft（草稿）。",
+    "requestBody": _body("DemandInput", "需求内容"),
+    "responses": {**_answer("201", "DemandOne", "已创建的需求"), **_WRITE_ERRORS}}
+_paths["/api/demands/{demand_id}"]["patch"] = {
+    "summary": "修改、关闭或重新发布需求", "operationId": "updateDemand",
+    "description": "只改所给字段；status=closed 关闭需求。仅发布该需求的链主企业和组织方可改。",
+    "parameters": [_DEMAND_ID], "requestBody": _body("DemandPatch", "要修改的字段"),
+    "responses": {**_ok("DemandOne", "修改后的需求"), "404": _ERR, **_WRITE_ERRORS}}
+_paths["/api/requests"] = {
+    "get": {"summary": "对接申请列表", "operationId": "listRequests",
+            "description": "中小企业：本企业提出的；链主企业：发给本企业的；组织方：全部。",
+            "parameters": [_param("status", "query", {"type": "string", "enum": [
+                "pending", "accepted", "declined", "cancelled"]}, "申请状态"), _LIMIT, _OFFSET],
+            "responses": {**_ok("RequestList", "对接申请"), "400": _ERR, **_AUTH_ERRORS}},
+    "post": {"summary": "申请对接", "operationId": "createRequest",
+             "description": "中小企业就一项征集中的需求向链主企业申请对接，可指定已受邀的活动。",
+             "requestBody": _body("RequestInput", "申请内容"),
+             "responses": {**_answer("201", "RequestOne", "已提交的申请"),
+                           "409": dict(_ERR, description="需求已关闭或已申请过"), **_WRITE_ERRORS}}}
+_paths["/api/requests/{request_id}/answer"] = {"post": {
+    "summary": "答复对接申请", "operationId": "answerRequest",
+    "description": "收到申请的链主企业（或组织方）接受或婉拒。",
+    "parameters": [_param("request_id", "path", {"type": "integer", "minimum": 0}, "申请编号")],
+    "requestBody": _body("AnswerInput", "答复"),
+    "responses": {**_ok("RequestOne", "答复后的申请"), "404": _ERR,
+                  "409": dict(_ERR, description="申请已撤回"), **_WRITE_ERRORS}}}
+_paths["/api/events/{event_id}/meetings/{meeting_id}/outcome"] = {"post": {
+    "summary": "记录洽谈结果", "operationId": "recordOutcome",
+    "description": "组织方记录一场洽谈的结果；再次提交即更正。",
+    "parameters": [_param("event_id", "path", {"type": "integer", "minimum": 0}, "活动编号"),
+                   _param("meeting_id", "path", {"type": "integer", "minimum": 0}, "洽谈编号")],
+    "requestBody": _body("OutcomeInput", "洽谈结果"),
+    "responses": {**_ok("OutcomeOne", "已记录的结果"), "404": _ERR,
+                  "409": dict(_ERR, description="无法记录"), **_WRITE_ERRORS}}}
+
+_schemas = OPENAPI["components"]["schemas"]
+_schemas["Error"]["properties"].update({
+    "field": {"type": "string", "description": "第一个有误的字段"},
+    "errors": {"type": "object", "additionalProperties": {"type": "string"},
+               "description": "字段 -> 错误说明"}})
+_schemas["DemandInput"] = {
+    "type": "object", "additionalProperties": False, "required": ["title", "kind", "description"],
+    "properties": {**_DEMAND_INPUT, "status": {"type": "string", "enum": ["open", "draft"]},
+                   "leader": {"type": "string", "description": "链主企业信用代码（仅组织方填写）"}}}
+_schemas["DemandPatch"] = {
+    "type": "object", "additionalProperties": False,
+    "properties": {**_DEMAND_INPUT, "status": {"type": "string", "enum": ["open", "closed", "draft"]}}}
+_schemas["Request"] = {
+    "type": "object", "required": ["id", "demand_id", "sme", "leader", "status"],
+    "properties": {"id": {"type": "integer"}, "demand_id": _STR, "sme": _STR, "leader": _STR,
+                   "event_id": {"type": "integer", "nullable": True},
+                   "message": {"type": "string", "nullable": True},
+                   "status": {"type": "string", "enum": ["pending", "accepted", "declined", "scheduled",
+                                                          "cancelled"]},
+                   "created_at": {"type": "string", "nullable": True},
+                   "answered_at": {"type": "string", "nullable": True}}}
+_schemas["RequestOne"] = {"type": "object", "required": ["request"],
+                          "properties": {"request": {"$ref": "#/components/schemas/Request"}}}
+_schemas["RequestList"] = {
+    "type": "object", "required": ["requests"],
+    "properties": {"requests": {"type": "array", "items": {"$ref": "#/components/schemas/Request"}},
+                   "limit": {"type": "integer"}, "offset": {"type": "integer"}}}
+_schemas["RequestInput"] = {
+    "type": "object", "additionalProperties": False, "required": ["demand_id", "message"],
+    "properties": {"demand_id": _STR, "message": {"type": "string", "description": "留言（1000字以内）"},
+                   "event_id": {"type": "integer", "nullable": True, "description": "已受邀的活动"}}}
+_schemas["AnswerInput"] = {
+    "type": "object", "additionalProperties": False, "required": ["answer"],
+    "properties": {"answer": {"type": "string", "enum": ["accepted", "declined"]}}}
+_schemas["OutcomeInput"] = {
+    "type": "object", "additionalProperties": False, "required": ["result"],
+    "properties": {"result": {"type": "string", "enum": ["已洽谈", "达成意向", "签约", "未见面"]},
+                   "amount": {"type": "number", "nullable": True, "minimum": 0,
+                              "description": "意向或签约金额（万元）"},
+                   "note": {"type": "string"}}}
+_schemas["OutcomeOne"] = {
+    "type": "object", "required": ["outcome"],
+    "properties": {"outcome": {"type": "object", "required": ["meeting_id", "result"], "properties": {
+        "meeting_id": {"type": "integer"}, "result": _STR,
+        "amount": {"type": "number", "nullable": True}, "note": _STR,
+        "recorded_by": {"type": "string", "nullable": True},
+        "recorded_at": {"type": "string", "nullable": True}}}}}

@@ -36,9 +36,19 @@ STATUS_TITLES = {
 class WebError(UserError):
     """A refusal shown to the user as is. `status_code` decides the HTTP status."""
 
-    def __init__(self, message: str, status_code: int = 400, *, headers: dict | None = None):
+    def __init__(self, message: str, status_code: int = 400, *, headers: dict | None = None,
+                 errors: dict[str, str] | None = None):
         super().__init__(message, status_code)
         self.headers = headers or {}
+        # field -> what is wrong with it, for API callers (the JSON answer names the fields)
+        self.errors = dict(errors or {})
+
+
+def invalid(errors: dict[str, str], status_code: int = 422) -> WebError:
+    """A refusal naming each faulty field: '标题：请填写需求名称。' in the message, and the
+    fields themselves under `errors` (and the first under `field`) in a JSON answer."""
+    message = "；".join(f"{field}：{text}" for field, text in errors.items())
+    return WebError(message, status_code, errors=errors)
 
 
 def not_found(what: str = "页面") -> WebError:
@@ -58,11 +68,14 @@ def wants_json(request: Request) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
-def _render(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+def _render(request: Request, status: int, message: str, headers: dict | None = None,
+            errors: dict[str, str] | None = None) -> Response:
     title = STATUS_TITLES.get(status, "出错了")
     if wants_json(request):
-        return JSONResponse({"error": title, "message": message, "status": status},
-                            status_code=status, headers=headers)
+        body = {"error": title, "message": message, "status": status}
+        if errors:
+            body.update(field=next(iter(errors)), errors=errors)
+        return JSONResponse(body, status_code=status, headers=headers)
     if status == 401:
         # Browsers are sent to the login page and brought back afterwards.
         from urllib.parse import quote
@@ -93,7 +106,8 @@ def _escape(text: str) -> str:
 
 async def handle_user_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UserError)
-    return _render(request, exc.status_code, exc.message, getattr(exc, "headers", None))
+    return _render(request, exc.status_code, exc.message, getattr(exc, "headers", None),
+                   getattr(exc, "errors", None))
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

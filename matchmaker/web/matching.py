@@ -115,7 +115,8 @@ class Matching:
         # bumped by an edit, per ranking kind ("all demand lists") and per (kind, key)
         self._kind_version = {"smes": 0, "demands": 0}
         self._key_version: dict[tuple, int] = {}
-        self._cache: dict[tuple, tuple[tuple, int, list[dict]]] = {}
+        self._cache: dict[tuple, tuple[tuple, int, list[dict] | dict | None]] = {}
+        self._data_edits = 0  # see data_version()
         self.ready = threading.Event()
         self.warmed = threading.Event()
 
@@ -183,6 +184,64 @@ class Matching:
     def rank_smes(self, demand, top: int = 50) -> list[dict]:
         return self._ranked("smes", demand, top)
 
+    def _pair_version(self, demand_id: str, code: str) -> tuple:
+        # any edit can move a pair's graph or prior parts: expire on every edit of either kind
+        return (self._generation, self._kind_version["smes"], self._kind_version["demands"],
+                self._key_version.get(("smes", demand_id), 0),
+                self._key_version.get(("demands", code), 0))
+
+    def _cached_pair(self, demand_id: str, code: str) -> dict | None:
+        """The pair as a cached ranking shows it (the same figures as the list beside it)."""
+        for kind, key, field, want in (("smes", demand_id, "credit_code", code),
+                                       ("demands", code, "demand_id", demand_id)):
+            hit = self._cache.get((kind, key))
+            if hit and hit[0] == self._version(kind, key):
+                found = next((m for m in hit[2] if m.get(field) == want), None)
+                if found is not None:
+                    return dict(found)
+        return None
+
+    def explain(self, demand_id: str, code: str) -> dict | None:
+        """Score and reasons of one (demand, SME) pair without ranking anything deep: from a
+        cached ranking that holds the pair, else `Matcher.explain`, cached with the same
+        versioning as the rankings. None when either side is unknown (or no model yet)."""
+        key = ("pair", demand_id, code)
+        with self._lock:
+            model = self._model
+            if model is None:
+                return None
+            version = self._pair_version(demand_id, code)
+            hit = self._cache.get(key)
+            if hit and hit[0] == version:
+                return None if hit[2] is None else dict(hit[2])
+            found = self._cached_pair(demand_id, code)
+        if found is None:
+            if hasattr(model, "explain"):
+                with self._rw.read():
+                    m = model.explain(demand_id, code)
+                found = None if m is None else _as_dict(m)
+            else:  # a Matcher without explain(): the firm's cached demand list
+                try:
+                    found = next((m for m in self.rank_demands(code, top=self.CACHE_TOP)
+                                  if m.get("demand_id") == demand_id), None)
+                except (KeyError, ValueError):
+                    found = None
+        if found is not None:
+            found.setdefault("demand_id", demand_id)
+            found.setdefault("credit_code", code)
+        with self._lock:
+            if self._model is model and self._pair_version(demand_id, code) == version:
+                if len(self._cache) >= self.CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[key] = (version, 1, found)
+        return None if found is None else dict(found)
+
+    def data_version(self) -> tuple:
+        """Changes whenever a firm or demand is edited or a refit starts or lands: pages that
+        cache what they computed from firms and demands (the chain map) expire on it."""
+        with self._lock:
+            return (self._generation, self._data_edits)
+
     def rank_demands(self, firm, top: int = 50) -> list[dict]:
         return self._ranked("demands", firm, top)
 
@@ -190,6 +249,7 @@ class Matching:
         """Expire the cached rankings a change can affect. A new or edited demand changes its
         own SME list and every firm's demand list; a firm changes every demand's SME list
         and its own demand list; a new model changes everything."""
+        self._data_edits += 1
         if kind is None:
             self._generation += 1
             self._cache.clear()
@@ -198,7 +258,7 @@ class Matching:
         own = "smes" if kind == "demand" else "demands"
         self._kind_version[other] += 1
         self._key_version[(own, key)] = self._key_version.get((own, key), 0) + 1
-        for k in [k for k in self._cache if k[0] == other or k == (own, key)]:
+        for k in [k for k in self._cache if k[0] in (other, "pair") or k == (own, key)]:
             del self._cache[k]
 
     def _update(self, kind: str, record: dict, key: str | None) -> None:
@@ -228,6 +288,7 @@ class Matching:
         """Refit after a bulk import without blocking requests; the old model answers
         until the new one is ready."""
         with self._lock:
+            self._data_edits += 1  # the records changed (an import): page caches expire now
             if self._refitting:
                 return None
             self._refitting = True

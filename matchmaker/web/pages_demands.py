@@ -123,7 +123,7 @@ def _leader_choices(request: Request, user: dict) -> list[dict]:
     return rows(db_of(request), "SELECT credit_code, name FROM firms WHERE role = 'leader' ORDER BY name")
 
 
-def _leader_for_form(request: Request, user: dict, form) -> tuple[str, str | None]:
+def leader_for_form(request: Request, user: dict, form) -> tuple[str, str | None]:
     if user["role"] == "leader":
         return user["firm"], None
     leader = str(form.get("leader", "")).strip()
@@ -140,7 +140,10 @@ def new_demand_id(db) -> str:
     return f"{prefix}-{n:04d}"
 
 
-def _save_demand(request: Request, rec: dict, new: bool) -> dict:
+def save_demand(request: Request, rec: dict, new: bool) -> dict:
+    """Write the demand (a new id when `new`) and hand it to the matcher at once. Blocking
+    (the write waits for the database, the matcher for rankings in progress): call it
+    from a worker thread, not on the event loop."""
     store = request.app.state.store
     with store.write() as wdb:
         if new:
@@ -190,7 +193,7 @@ async def demand_new(request: Request):
     if request.method == "GET":
         return render(request, "demands/form.html", ctx)
     form = await auth.read_form(request)
-    leader, leader_error = _leader_for_form(request, user, form)
+    leader, leader_error = leader_for_form(request, user, form)
     rec, errors = demand_from_form(form, leader)
     if leader_error:
         errors["leader"] = leader_error
@@ -199,7 +202,7 @@ async def demand_new(request: Request):
         return render(request, "demands/form.html", {**ctx, "demand": rec, "errors": errors},
                       status_code=422)
     rec["status"] = "draft" if action == "draft" else "open"
-    saved = _save_demand(request, rec, new=True)
+    saved = await run_in_threadpool(save_demand, request, rec, True)
     flash(request, "需求已发布，以下是系统为您推荐的中小企业。" if saved["status"] == "open"
           else "需求已保存为草稿。")
     return redirect(f"/demands/{saved['demand_id']}")
@@ -239,7 +242,7 @@ async def demand_edit(request: Request):
         rec["status"] = "open"
     elif action == "draft":
         rec["status"] = "draft"
-    _save_demand(request, rec, new=False)
+    await run_in_threadpool(save_demand, request, rec, False)
     flash(request, "需求已更新。")
     return redirect(f"/demands/{demand['demand_id']}")
 
@@ -255,7 +258,7 @@ async def demand_status(request: Request):
     if status not in ("open", "closed", "draft"):
         raise WebError("无效的需求状态。", 422)
     demand["status"] = status
-    _save_demand(request, demand, new=False)
+    await run_in_threadpool(save_demand, request, demand, False)
     flash(request, {"open": "需求已发布。", "closed": "需求已关闭，不再向中小企业推荐。",
                     "draft": "需求已转为草稿。"}[status])
     return redirect(f"/demands/{demand['demand_id']}")
@@ -432,9 +435,21 @@ async def demand_sme(request: Request):
                                              [code]) else None
     if firm is None:
         raise WebError("企业不存在。", 404)
-    matches = await run_in_threadpool(_ranked, request, demand)
-    rank, match = next(((i, m) for i, m in enumerate(matches, start=1) if m["credit_code"] == code),
-                       (None, None))
+    matching = request.app.state.matching
+
+    def work():
+        # the rank comes from the demand's cached list (the page the leader came from); a
+        # draft's list is not cached, so it shows the pair's reasons without a rank
+        rank = None
+        if demand.get("status") != "draft":
+            try:
+                rank = next((i for i, m in enumerate(_ranked(request, demand), start=1)
+                             if m["credit_code"] == code), None)
+            except (KeyError, ValueError):
+                rank = None
+        return rank, matching.explain(demand["demand_id"], code)
+
+    rank, match = await run_in_threadpool(work)
     relations = rows(db, "SELECT r.relation, r.year, a.name AS a_name, b.name AS b_name FROM relations r "
                          "JOIN firms a ON a.credit_code = r.firm_a JOIN firms b ON b.credit_code = r.firm_b "
                          "WHERE r.firm_a = ? OR r.firm_b = ? LIMIT 50", [code, code])

@@ -4,6 +4,7 @@ publish, sheets, day-of check-in and no-shows, outcomes."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import date
 
@@ -165,10 +166,10 @@ def _workspace(db, event: dict) -> dict:
             "stats": stats}
 
 
-def _chain_names(db) -> list[str]:
-    from matchmaker.web.pages_org import _chain_names as names
+def _chain_names(request: Request) -> list[str]:
+    from matchmaker.web.pages_org import chain_names
 
-    return names(db)
+    return chain_names(request)
 
 
 @endpoint("organizer")
@@ -177,7 +178,7 @@ async def event_workspace(request: Request):
     event = _event_or_404(db, request)
     data = _workspace(db, event)
     return render(request, "events/workspace.html", {
-        "event": event, **data, "chains": _chain_names(db), "outcome_names": OUTCOME_NAMES,
+        "event": event, **data, "chains": _chain_names(request), "outcome_names": OUTCOME_NAMES,
         "tab": request.query_params.get("tab", "schedule")})
 
 
@@ -383,31 +384,45 @@ async def meeting_move(request: Request):
     return redirect(f"/events/{event['id']}")
 
 
+def outcome_fields(result, amount, note) -> tuple[dict, dict]:
+    """({result, amount, note}, field -> fault) for a meeting outcome, from the form or the
+    API (amount in 万元: a number, a numeric string or empty)."""
+    errors = {}
+    result = str(result or "")
+    if result not in OUTCOME_NAMES:
+        errors["result"] = "请选择对接结果（" + "、".join(OUTCOME_NAMES) + "）。"
+    value = None
+    if amount is not None and str(amount).strip() != "":
+        try:
+            value = float(str(amount).strip())
+            if not math.isfinite(value) or value < 0 or value > 1e7:
+                raise ValueError
+        except ValueError:
+            errors["amount"] = "意向金额（万元）应为非负数。"
+            value = None
+    return {"result": result, "amount": value, "note": str(note or "").strip()[:500]}, errors
+
+
+def save_outcome(request: Request, meeting: dict, values: dict, user: dict) -> dict:
+    """events.record_outcome in one short transaction; the stored outcome row."""
+    try:
+        _write(request, _events_module().record_outcome, meeting["id"], values["result"],
+               amount=values["amount"], note=values["note"], recorded_by=user["username"])
+    except UserError as exc:
+        raise WebError(exc.message, 409)
+    return row(db_of(request), "SELECT * FROM outcomes WHERE meeting_id = ?", [meeting["id"]])
+
+
 @endpoint("organizer")
 async def meeting_outcome(request: Request):
     db = db_of(request)
     event = _event_or_404(db, request)
     m = _meeting_or_404(db, event, request)
     form = await auth.read_form(request)
-    result = str(form.get("result", ""))
-    if result not in OUTCOME_NAMES:
-        raise WebError("请选择对接结果。", 422)
-    note = str(form.get("note", "")).strip()[:500]
-    amount_raw = str(form.get("amount", "")).strip()
-    amount = None
-    if amount_raw:
-        try:
-            amount = float(amount_raw)
-            if amount < 0 or amount > 1e7:
-                raise ValueError
-        except ValueError:
-            raise WebError("意向金额（万元）应为非负数。", 422)
-    user = auth.current_user(request)
-    try:
-        _write(request, _events_module().record_outcome, m["id"], result, amount=amount, note=note,
-               recorded_by=user["username"])
-    except UserError as exc:
-        raise WebError(exc.message, 409)
+    values, errors = outcome_fields(form.get("result", ""), form.get("amount", ""), form.get("note", ""))
+    if errors:
+        raise WebError(next(iter(errors.values())), 422)
+    await run_in_threadpool(save_outcome, request, m, values, auth.current_user(request))
     flash(request, "对接结果已记录。")
     return redirect(f"/events/{event['id']}?tab=outcomes")
 

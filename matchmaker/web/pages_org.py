@@ -15,8 +15,8 @@ from matchmaker.web import auth, charts
 from matchmaker.web.auth import endpoint
 from matchmaker.web.errors import WebError, not_found
 from matchmaker.web.store import rows, scalar
-from matchmaker.web.views import (QINGDAO_DISTRICTS, db_of, flash, get_firm_or_404, int_param,
-                                  is_htmx, redirect, render)
+from matchmaker.web.views import (QINGDAO_DISTRICTS, cached_by_data, db_of, flash,
+                                  get_firm_or_404, int_param, is_htmx, redirect, render)
 
 # events.OUTCOMES, stored as the Chinese result; the value is what the form shows
 OUTCOME_NAMES = {"已洽谈": "已洽谈", "达成意向": "达成意向", "签约": "签约", "未见面": "未见面"}
@@ -108,7 +108,7 @@ async def firm_list(request: Request):
         params + [per, (page - 1) * per])]
     ctx = {"firms": found, "total": total, "page": page, "pages": max(1, -(-total // per)),
            "filters": {"q": q, "role": role, "tier": tier, "chain": chain, "district": district},
-           "chains": _chain_names(db)}
+           "chains": chain_names(request)}
     if is_htmx(request):
         return render(request, "org/_firm_rows.html", ctx)
     return render(request, "org/firms.html", ctx)
@@ -289,42 +289,63 @@ def is_gap(demands: int, smes: int) -> bool:
     return demands > 0 and smes < max(GAP_MIN, GAP_RATIO * demands)
 
 
+def _chain_cards(db) -> list[dict]:
+    """Per chain: open demands, local SMEs (as on the chain map, so the figures agree) and
+    leaders, counted in one pass over the firms and demands."""
+    demands: Counter = Counter()
+    smes: Counter = Counter()
+    leaders: Counter = Counter()
+    for r in rows(db, "SELECT chains FROM demands WHERE status = 'open'"):
+        demands.update(set(json.loads(r["chains"] or "[]")))
+    for r in rows(db, "SELECT role, district, chains FROM firms"):
+        names = set(json.loads(r["chains"] or "[]"))
+        if r["role"] == "leader":
+            leaders.update(names)
+        elif r["role"] == "sme" and is_local(r["district"]):
+            smes.update(names)
+    return [{"name": name, "demands": demands[name], "smes": smes[name], "leaders": leaders[name]}
+            for name in _chain_names(db)]
+
+
 @endpoint("organizer")
 async def chain_index(request: Request):
-    db = db_of(request)
-    items = []
-    for name in _chain_names(db):
-        quoted = f"%{json.dumps(name, ensure_ascii=False)}%"
-        items.append({"name": name,
-                      "demands": scalar(db, "SELECT COUNT(*) FROM demands WHERE status='open' AND chains LIKE ?", [quoted]),
-                      # local SMEs, as on the chain map, so the two figures agree
-                      "smes": sum(1 for r in rows(db, "SELECT district FROM firms WHERE role='sme' AND chains LIKE ?",
-                                                  [quoted]) if is_local(r["district"])),
-                      "leaders": scalar(db, "SELECT COUNT(*) FROM firms WHERE role='leader' AND chains LIKE ?", [quoted])})
+    items = await run_in_threadpool(
+        cached_by_data, request, ("chain_cards",), lambda: _chain_cards(db_of(request)))
     return render(request, "org/chains.html", {"chains": items})
 
 
-def _chain_or_404(db, chain: str) -> str:
-    if chain not in _chain_names(db):
+def chain_names(request: Request) -> list[str]:
+    """_chain_names, kept until a firm or demand changes (it reads every firm's chains)."""
+    return cached_by_data(request, ("chain_names",), lambda: _chain_names(db_of(request)))
+
+
+def _chain_or_404(request: Request, chain: str) -> str:
+    if chain not in chain_names(request):
         raise not_found("产业链")
     return chain
 
 
+def _chain_map(request: Request, chain: str) -> tuple[dict, str]:
+    """(chain_data, SVG) of a chain, computed once per version of the firms and demands:
+    placing firms on segments takes tens of ms, a repeat view only renders the template."""
+    store = request.app.state.store
+
+    def compute():
+        data = chain_data(store.db(), chain)
+        return data, charts.chain_map(chain, data["columns"], data["edges"], GAP_RULE)
+
+    return cached_by_data(request, ("chain_map", chain), compute)
+
+
 @endpoint("organizer")
 async def chain_map(request: Request):
-    db = db_of(request)
-    chain = _chain_or_404(db, request.path_params["chain"])
-    store = request.app.state.store
-    data = await run_in_threadpool(lambda: chain_data(store.db(), chain))
-    svg = charts.chain_map(chain, data["columns"], data["edges"], GAP_RULE)
+    chain = await run_in_threadpool(_chain_or_404, request, request.path_params["chain"])
+    data, svg = await run_in_threadpool(_chain_map, request, chain)
     return render(request, "org/chain.html", {**data, "svg": svg, "gap_rule": GAP_RULE})
 
 
 @endpoint("organizer")
 async def chain_map_svg(request: Request):
-    db = db_of(request)
-    chain = _chain_or_404(db, request.path_params["chain"])
-    store = request.app.state.store
-    data = await run_in_threadpool(lambda: chain_data(store.db(), chain))
-    svg = charts.chain_map(chain, data["columns"], data["edges"], GAP_RULE)
+    chain = await run_in_threadpool(_chain_or_404, request, request.path_params["chain"])
+    _, svg = await run_in_threadpool(_chain_map, request, chain)
     return Response(str(svg), media_type="image/svg+xml")

@@ -45,9 +45,14 @@ async def profile(request: Request):
         errors["products"] = "请至少填写主营产品或核心技术之一，否则系统无法为您推荐需求。"
     if errors:
         return render(request, "sme/profile.html", {"firm": rec, "errors": errors}, status_code=422)
-    with request.app.state.store.write() as wdb:
-        dbmod.upsert_firms(wdb, [rec])
-    request.app.state.matching.update_firm(dbmod.get_firm(db, rec["credit_code"]))
+    store, matching = request.app.state.store, request.app.state.matching
+
+    def save():  # off the event loop: the matcher's update waits for rankings in progress
+        with store.write() as wdb:
+            dbmod.upsert_firms(wdb, [rec])
+        matching.update_firm(dbmod.get_firm(store.db(), rec["credit_code"]))
+
+    await run_in_threadpool(save)
     flash(request, "企业信息已保存，推荐结果已同步更新。")
     return redirect("/profile")
 
@@ -102,8 +107,9 @@ async def opportunity(request: Request):
     demand = get_demand_or_404(db, request.path_params["demand_id"])
     if demand["status"] != "open":
         raise not_found("需求")
-    matches = await run_in_threadpool(_recommendations, request, user["firm"], 200)
-    match = next((m for m in matches if m["demand_id"] == demand["demand_id"]), None)
+    # one pair's reasons: no ranking of every demand for this firm
+    match = await run_in_threadpool(request.app.state.matching.explain, demand["demand_id"],
+                                    user["firm"])
     leader = row(db, "SELECT name FROM firms WHERE credit_code = ?", [demand["leader"]])
     existing = row(db, "SELECT * FROM meeting_requests WHERE sme = ? AND demand_id = ? "
                        "ORDER BY id DESC LIMIT 1", [user["firm"], demand["demand_id"]])
@@ -112,36 +118,62 @@ async def opportunity(request: Request):
         "existing": existing, "events": _events_for(db, user["firm"]), "errors": {}})
 
 
-@endpoint("sme")
-async def request_meeting(request: Request):
-    user = auth.current_user(request)
-    db = db_of(request)
-    demand = get_demand_or_404(db, request.path_params["demand_id"])
+def open_demand_for_request(db, demand_id: str) -> dict:
+    """The demand an SME asks to meet about: 404 when unknown or not visible, 409 closed."""
+    demand = get_demand_or_404(db, demand_id)
+    if demand["status"] == "draft":
+        raise not_found("需求")
     if demand["status"] != "open":
         raise WebError("该需求已关闭，不能再申请对接。", 409)
-    form = await auth.read_form(request)
-    message = str(form.get("message", "")).strip()
-    event_raw = str(form.get("event_id", "")).strip()
-    event_id = None
+    return demand
+
+
+def meeting_request_fields(db, firm: str, message: str, event_raw: str) -> tuple[int | None, dict]:
+    """(event id or None, field -> fault) for an SME's meeting request, as the form and
+    the API take it."""
+    errors, event_id = {}, None
     if event_raw:
-        allowed = {str(e["id"]): e["id"] for e in _events_for(db, user["firm"])}
+        allowed = {str(e["id"]): e["id"] for e in _events_for(db, firm)}
         if event_raw not in allowed:
-            raise WebError("请选择您已受邀参加的活动。", 422)
-        event_id = allowed[event_raw]
+            errors["event_id"] = "请选择您已受邀参加的活动。"
+        else:
+            event_id = allowed[event_raw]
     if not message or len(message) > 1000:
-        leader = row(db, "SELECT name FROM firms WHERE credit_code = ?", [demand["leader"]])
-        return render(request, "sme/opportunity.html", {
-            "demand": demand, "match": None, "leader_name": leader["name"] if leader else "",
-            "existing": None, "events": _events_for(db, user["firm"]),
-            "errors": {"message": "请用一两句话说明贵企业能提供什么（不超过1000字）。"},
-            "message": message[:1000]}, status_code=422)
+        errors["message"] = "请用一两句话说明贵企业能提供什么（不超过1000字）。"
+    return event_id, errors
+
+
+def save_meeting_request(request: Request, firm: str, demand_id: str, message: str,
+                         event_id: int | None) -> int:
+    """The request written in one short transaction (events.request_meeting); its id."""
     from matchmaker import events
 
     try:
         with request.app.state.store.write() as wdb:
-            events.request_meeting(wdb, user["firm"], demand["demand_id"], message, event_id=event_id)
+            return events.request_meeting(wdb, firm, demand_id, message, event_id=event_id)
     except UserError as exc:
         raise WebError(exc.message, 409)
+
+
+@endpoint("sme")
+async def request_meeting(request: Request):
+    user = auth.current_user(request)
+    db = db_of(request)
+    demand = open_demand_for_request(db, request.path_params["demand_id"])
+    form = await auth.read_form(request)
+    message = str(form.get("message", "")).strip()
+    event_id, errors = meeting_request_fields(db, user["firm"], message,
+                                              str(form.get("event_id", "")).strip())
+    if "event_id" in errors:
+        raise WebError(errors["event_id"], 422)
+    if errors:
+        leader = row(db, "SELECT name FROM firms WHERE credit_code = ?", [demand["leader"]])
+        return render(request, "sme/opportunity.html", {
+            "demand": demand, "match": None, "leader_name": leader["name"] if leader else "",
+            "existing": None, "events": _events_for(db, user["firm"]),
+            "errors": errors, "message": message[:1000]}, status_code=422)
+    await run_in_threadpool(save_meeting_request, request, user["firm"], demand["demand_id"],
+                            message, event_id)
     flash(request, "对接申请已提交，链主企业答复后您会在“我的申请”中看到。")
     return redirect("/requests")
 
@@ -172,27 +204,40 @@ async def request_list(request: Request):
     return render(request, "requests.html", {"items": items, "status": status})
 
 
-@endpoint("leader", "organizer")
-async def request_answer(request: Request):
-    user = auth.current_user(request)
+def answerable_request(request: Request, user: dict) -> dict:
+    """The meeting request in the path, if this user may answer it (its leader, organizers)."""
     rid = path_int(request, "request_id", "对接申请")
     req = row(db_of(request), "SELECT * FROM meeting_requests WHERE id = ?", [rid])
     if req is None:
         raise not_found("对接申请")
     if user["role"] == "leader" and req["leader"] != user["firm"]:
         raise forbidden("只能答复发给本企业的对接申请。")
-    form = await auth.read_form(request)
-    answer = str(form.get("answer", ""))
+    return req
+
+
+def save_answer(request: Request, user: dict, req: dict, answer: str) -> dict:
+    """Accept or decline (events.answer_request) in one short transaction; the new row."""
     if answer not in ("accepted", "declined"):
-        raise WebError("请选择接受或婉拒。", 422)
+        raise WebError("请选择接受或婉拒。", 422, errors={"answer": "应为 accepted（接受）或 declined（婉拒）。"})
     from matchmaker import events
 
+    store = request.app.state.store
     try:
-        with request.app.state.store.write() as wdb:
-            events.answer_request(wdb, rid, answer == "accepted",
+        with store.write() as wdb:
+            events.answer_request(wdb, req["id"], answer == "accepted",
                                   leader=user["firm"] if user["role"] == "leader" else None)
     except UserError as exc:
         raise WebError(exc.message, exc.status_code if exc.status_code != 400 else 409)
+    return row(store.db(), "SELECT * FROM meeting_requests WHERE id = ?", [req["id"]])
+
+
+@endpoint("leader", "organizer")
+async def request_answer(request: Request):
+    user = auth.current_user(request)
+    req = answerable_request(request, user)
+    form = await auth.read_form(request)
+    answer = str(form.get("answer", ""))
+    await run_in_threadpool(save_answer, request, user, req, answer)
     flash(request, "已接受对接申请。" if answer == "accepted" else "已婉拒对接申请。")
     return redirect("/requests")
 

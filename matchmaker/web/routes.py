@@ -76,7 +76,9 @@ ROUTES = [
     Route("/api/openapi.json", api.openapi, methods=GET, name="api_openapi"),
     Route("/api/me", api.me, methods=GET, name="api_me"),
     Route("/api/demands", api.demands, methods=GET, name="api_demands"),
+    Route("/api/demands", api.demand_create, methods=POST, name="api_demand_create"),
     Route("/api/demands/{demand_id}", api.demand, methods=GET, name="api_demand"),
+    Route("/api/demands/{demand_id}", api.demand_update, methods=["PATCH"], name="api_demand_update"),
     Route("/api/demands/{demand_id}/matches", api.demand_matches, methods=GET,
           name="api_demand_matches"),
     Route("/api/firms", api.firms, methods=GET, name="api_firms"),
@@ -85,6 +87,12 @@ ROUTES = [
     Route("/api/events", api.events, methods=GET, name="api_events"),
     Route("/api/events/{event_id}/meetings", api.event_meetings, methods=GET,
           name="api_event_meetings"),
+    Route("/api/events/{event_id}/meetings/{meeting_id}/outcome", api.meeting_outcome,
+          methods=POST, name="api_meeting_outcome"),
+    Route("/api/requests", api.requests_list, methods=GET, name="api_requests"),
+    Route("/api/requests", api.request_create, methods=POST, name="api_request_create"),
+    Route("/api/requests/{request_id}/answer", api.request_answer, methods=POST,
+          name="api_request_answer"),
 ]
 
 

@@ -173,6 +173,28 @@ def firms_by_code(db, codes) -> dict[str, dict]:
     return out
 
 
+PAGE_CACHE_SIZE = 256
+
+
+def cached_by_data(request: Request, key: tuple, compute):
+    """compute() once per version of the firms and demands (Matching.data_version: every
+    edit, import or refit expires it), for page parts that depend on nothing else. The
+    version is read before computing, so an edit made meanwhile is seen at the next view."""
+    matching = getattr(request.app.state, "matching", None)
+    if matching is None:
+        return compute()
+    version = matching.data_version()
+    cache = request.app.state._state.setdefault("page_cache", {})
+    hit = cache.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    value = compute()
+    if len(cache) >= PAGE_CACHE_SIZE:
+        cache.clear()
+    cache[key] = (version, value)
+    return value
+
+
 def split_list(value) -> list[str]:
     if isinstance(value, (list, tuple)):
         items = []
