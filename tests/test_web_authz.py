@@ -219,3 +219,45 @@ def test_junk_form_values_never_cause_a_server_error(env):
                 resp = client.post(url, data=data, follow_redirects=False,
                                    headers={"Authorization": f"Bearer {user['token']}"})
                 assert resp.status_code < 500, f"{who}: POST {url} with {value[:20]!r} -> {resp.status_code}"
+
+
+def json_bodies(sample) -> dict[tuple[str, str], dict]:
+    """A well-formed body for every API write (what a real client sends)."""
+    return {("POST", "/api/demands"): {"title": "测试需求", "kind": "技术需求", "description": "测试用需求描述",
+                                       "status": "draft", "leader": sample.firms["leader_a"]},
+            ("PATCH", "/api/demands/{demand_id}"): {"specs": "精度0.01mm"},
+            ("POST", "/api/requests"): {"demand_id": sample.demands["b_open"], "message": "测试申请"},
+            ("POST", "/api/requests/{request_id}/answer"): {"answer": "declined"},
+            ("POST", "/api/events/{event_id}/meetings/{meeting_id}/outcome"): {"result": "已洽谈"}}
+
+
+@pytest.mark.parametrize("who", USERS)
+def test_api_writes_with_json_bodies(env, who):
+    """Every API write x role x own/other object, with well-formed JSON: the wrong role or
+    another firm's object 403, an allowed caller a 2xx or a named 4xx (409/422), never 500."""
+    sample, app, client = env
+    client.cookies.clear()
+    user = sample.users[who]
+    bodies = json_bodies(sample)
+    writes = [(r, m) for r, m in routes(app) if (m, r.path) in bodies]
+    assert len(writes) == len(bodies)
+    for params, own in ((own_params(sample, who), True), (own_params(sample, "leader_b" if who != "leader_b" else "leader_a"), False)):
+        for r, method in writes:
+            body = dict(bodies[(method, r.path)])
+            if method == "POST" and r.path == "/api/demands" and user["role"] != "organizer":
+                body.pop("leader")
+            resp = client.request(method, fill(r.path, params), json=body,
+                                  headers={"Authorization": f"Bearer {user['token']}"})
+            where = f"{who} ({'own' if own else 'other'}): {method} {r.path} -> {resp.status_code} {resp.text[:120]}"
+            assert resp.status_code < 500, where
+            if user["role"] not in r.endpoint.roles:
+                assert resp.status_code == 403, where
+                continue
+            names = set(PARAM.findall(r.path))
+            foreign = not own and user["role"] == "leader" and names & {"demand_id", "request_id"}
+            if foreign:
+                assert resp.status_code == 403, where
+            else:
+                assert resp.status_code in (200, 201, 409, 422), where
+                if resp.status_code == 422:
+                    assert resp.json()["errors"], where
