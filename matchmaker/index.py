@@ -5,19 +5,28 @@ weigh a hit in 主营产品/核心技术 above a hit in marketing prose, plus on
 whole profile. Documents are token lists produced once by :class:`matchmaker.text.Tokenizer`;
 refitting never re-tokenises. Queries (demands) are transformed with the fitted vectorizers,
 so ``query_matrix @ doc_matrix.T`` gives cosine scores in either direction.
+
+Fitting does not go through the vectorizers' own counting (a Python loop per token, 40 s at
+200k firms): tokens are mapped to integer ids once (:class:`TokenIds`), each field's counts are
+a CSR matrix built by numpy (:func:`count_matrix`), and :meth:`FieldIndex.fit_counts` applies
+the vectorizer's vocabulary rules (sorted features, ``max_df``) and scikit-learn's
+``TfidfTransformer`` to them. The fitted vectorizers are ordinary ``TfidfVectorizer`` objects
+(queries and later documents go through their ``transform``) and the matrices equal what
+``fit_transform`` gives on the token lists.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
 from .text import BIGRAM_PREFIX
 
-__all__ = ["FieldIndex", "identity", "split_words_bigrams"]
+__all__ = ["FieldIndex", "TokenIds", "count_matrix", "keep_columns", "identity", "split_words_bigrams"]
 
 
 def identity(tokens):
@@ -28,6 +37,53 @@ def split_words_bigrams(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
     words = [t for t in tokens if not t.startswith(BIGRAM_PREFIX)]
     bigrams = [t for t in tokens if t.startswith(BIGRAM_PREFIX)]
     return words, bigrams
+
+
+class TokenIds(dict):
+    """token -> integer id, a new id for each unseen token (``ids[token]`` never fails)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tokens: list[str] = []
+
+    def __missing__(self, token: str) -> int:
+        i = self[token] = len(self.tokens)
+        self.tokens.append(token)
+        return i
+
+    def encode(self, token_lists: Iterable[Sequence[str]]) -> tuple[array, array]:
+        """All ids in one flat array, and the number of tokens per document."""
+        ids, lengths = array("i"), array("q")
+        for toks in token_lists:
+            lengths.append(len(toks))
+            ids.extend(map(self.__getitem__, toks))
+        return ids, lengths
+
+
+def count_matrix(ids, lengths, n_features: int) -> sp.csr_matrix:
+    """(n_docs, n_features) float32 term counts from flat ids and per-document lengths, in
+    canonical form (sorted indices, no duplicates) as CountVectorizer gives them."""
+    ids = np.frombuffer(ids, dtype=np.int32) if isinstance(ids, array) else np.asarray(ids, dtype=np.int32)
+    lengths = np.frombuffer(lengths, dtype=np.int64) if isinstance(lengths, array) else np.asarray(lengths, dtype=np.int64)
+    n = len(lengths)
+    rows = np.repeat(np.arange(n, dtype=np.int32), lengths)
+    mat = sp.csr_matrix((np.ones(len(ids), dtype=np.float32), (rows, ids)), shape=(n, n_features))
+    mat.sum_duplicates()
+    return mat
+
+
+def keep_columns(mat: sp.csr_matrix, new_col: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    """Columns renumbered by ``new_col`` (old -> new, -1 drops the column), rows kept, indices
+    sorted again."""
+    new = new_col[mat.indices]
+    keep = new >= 0
+    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    indptr = kept_before[mat.indptr]
+    out = sp.csr_matrix((mat.data[keep], new[keep].astype(mat.indices.dtype), indptr),
+                        shape=(mat.shape[0], n_cols))
+    out.has_sorted_indices = False
+    out.sort_indices()
+    return out
 
 
 def _vectorizer(min_df=1, max_df=1.0) -> TfidfVectorizer:
@@ -52,23 +108,53 @@ class FieldIndex:
         self.b = b
 
     def fit(self, docs: Sequence[dict[str, list[str]]]) -> "FieldIndex":
+        ids = TokenIds()
+        counts = {}
+        for field in self.fields:
+            flat, lengths = ids.encode(d.get(field, []) for d in docs)
+            counts[field] = flat, lengths
+        counts = {f: count_matrix(flat, lengths, len(ids.tokens)) for f, (flat, lengths) in counts.items()}
+        return self.fit_counts(counts, ids.tokens)
+
+    def fit_counts(self, counts: Mapping[str, sp.csr_matrix], tokens: Sequence[str]) -> "FieldIndex":
+        """Fit from per-field count matrices over one shared vocabulary (column j counts
+        ``tokens[j]``; canonical CSR as :func:`count_matrix` gives)."""
         self.vectorizers_: dict[str, TfidfVectorizer] = {}
         self.matrices_: dict[str, sp.csr_matrix] = {}
+        field_counts: dict[str, sp.csr_matrix] = {}
+        n_docs = counts[self.fields[0]].shape[0]
         for field in self.fields:
-            vec = _vectorizer(max_df=self.max_df if len(docs) > 50 else 1.0)
-            column = [d.get(field, []) for d in docs]
-            if not any(column):
+            X = counts[field]
+            df = np.bincount(X.indices, minlength=X.shape[1])
+            present = df > 0
+            if not present.any():
                 # sklearn refuses an empty vocabulary; a field nobody fills scores 0.
-                column = column + [["\x00empty"]]
-                mat = vec.fit_transform(column)[:-1]
-            else:
-                try:
-                    mat = vec.fit_transform(column)
-                except ValueError:  # every term pruned by max_df
-                    vec = _vectorizer()
-                    mat = vec.fit_transform(column)
+                vec = _vectorizer()
+                mat = vec.fit_transform([[] for _ in range(n_docs)] + [["\x00empty"]])[:-1]
+                self.vectorizers_[field] = vec
+                self.matrices_[field] = sp.csr_matrix(mat, dtype=np.float32)
+                field_counts[field] = sp.csr_matrix((n_docs, 1), dtype=np.float32)
+                continue
+            max_df = self.max_df if n_docs > 50 else 1.0
+            vec = _vectorizer(max_df=max_df)
+            # CountVectorizer's rules: features sorted, then those in more than max_df of
+            # the documents dropped (all kept again if that leaves none, as fit did).
+            keep = present & (df <= max_df * n_docs)
+            if not keep.any():
+                vec = _vectorizer()
+                keep = present
+            kept = np.flatnonzero(keep)
+            order = sorted(range(len(kept)), key=lambda k: tokens[kept[k]])
+            new_col = np.full(X.shape[1], -1, dtype=np.int64)
+            new_col[kept[order]] = np.arange(len(kept))
+            Xf = keep_columns(X, new_col, len(kept))
+            vec.vocabulary_ = {tokens[kept[k]]: r for r, k in enumerate(order)}
+            vec.fixed_vocabulary_ = False
+            vec._tfidf = TfidfTransformer(norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf,
+                                          sublinear_tf=vec.sublinear_tf).fit(Xf)
+            field_counts[field] = Xf
             self.vectorizers_[field] = vec
-            self.matrices_[field] = sp.csr_matrix(mat, dtype=np.float32)
+            self.matrices_[field] = sp.csr_matrix(vec._tfidf.transform(Xf, copy=True), dtype=np.float32)
         # BM25 over the same vocabulary: document weights precomputed, so a query is one
         # sparse product as for TF-IDF.
         self.counters_: dict[str, CountVectorizer] = {}
@@ -77,15 +163,15 @@ class FieldIndex:
         for field in self.bm25_fields:
             cv = CountVectorizer(analyzer=identity, lowercase=False,
                                  vocabulary=self.vectorizers_[field].vocabulary_, dtype=np.float32)
-            counts = sp.csr_matrix(cv.transform([d.get(field, []) for d in docs]))
-            n = counts.shape[0]
-            df = np.bincount(counts.indices, minlength=counts.shape[1])
+            counts_f = field_counts[field]
+            n = counts_f.shape[0]
+            df = np.bincount(counts_f.indices, minlength=counts_f.shape[1])
             idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-            dl = np.asarray(counts.sum(axis=1)).ravel()
+            dl = np.asarray(counts_f.sum(axis=1)).ravel()
             avgdl = float(dl.mean()) if n and dl.mean() > 0 else 1.0
             self.counters_[field] = cv
             self._bm25_stats[field] = (idf, avgdl)
-            self.bm25_[field] = self._bm25_weights(field, counts)
+            self.bm25_[field] = self._bm25_weights(field, counts_f)
         self._build_postings()
         return self
 
