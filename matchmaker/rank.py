@@ -11,21 +11,23 @@ for a demand and demands for an SME (``rank_demands``).
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
-import sys
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import rjieba
 import scipy.sparse as sp
 
 from .graph import RELATION_WEIGHTS, ChainGraph
-from .index import FieldIndex, split_words_bigrams
-from .text import BIGRAM_PREFIX, Tokenizer, normalize
+from .index import FieldIndex, TokenIds, count_matrix, keep_columns, split_words_bigrams
+from .text import BIGRAM_PREFIX, STOP_WORDS, Tokenizer, is_cjk, normalize
 
 __all__ = ["Match", "Matcher", "FEATURES", "load_weights", "WEIGHTS_PATH"]
 
@@ -48,12 +50,18 @@ FEATURES = (
     # against graph differently for a detailed technical demand and a bare supplier call)
     "q_len", "q_sup", "q_maxall",
     "t_bm25_rel", "g_2hop",
+    # how much the firm reads like the buyer's known suppliers (link prediction by content)
+    "g_supsim",
 )
 # The two sides of the blend, for ablations (Matcher(use_text=False) / (use_graph=False)):
 # what the texts say, and where the firm sits in the chain graph and among partners.
 # Priors (declared chain, tier, locality) belong to neither.
 TEXT_FEATURES = tuple(f for f in FEATURES if f.startswith("t_")) + ("q_len", "q_maxall")
 GRAPH_FEATURES = tuple(f for f in FEATURES if f.startswith("g_")) + ("q_sup",)
+# Columns summed into reasons["parts"] (the q_* columns are constant within a demand: no part).
+_TEXT_PART = np.array([f.startswith("t_") for f in FEATURES])
+_GRAPH_PART = np.array([f.startswith("g_") for f in FEATURES])
+_PRIOR_PART = np.array([f in ("chain", "chain_prof", "tier", "local") for f in FEATURES])
 
 # Firm fields and how they are put together into the whole profile (repetition = weight:
 # what a firm makes and masters counts above its marketing prose).
@@ -292,6 +300,92 @@ class _FirmDoc(dict):
     __getitem__ = get
 
 
+# Normalised punctuation that never sits inside a phrase shown as a reason.
+_PHRASE_SEP = frozenset(" ,;:!?\"'<>[]()|~{}=≤≥±")
+# Characters that, standing alone at the edge of a shared span, are grammar, not capability.
+_FUNCTION_CHARS = frozenset("的了和与及或等在是为对将把被从向由于其之该本各每可也都并而且又但则就还更已用以")
+_NORM_CHAR: dict[str, str] = {}
+
+
+@functools.lru_cache(maxsize=4096)
+def _norm_chars(text: str) -> tuple[str, tuple[int, ...], str]:
+    """(normalised text, index in ``text`` of each normalised character, text): normalised one
+    character at a time, so that a phrase found in normalised text can be shown as written."""
+    out, pos = [], []
+    for i, ch in enumerate(text):
+        n = _NORM_CHAR.get(ch)
+        if n is None:
+            n = _NORM_CHAR[ch] = (normalize(ch) or " ") if not ch.isspace() else " "
+        out.append(n)
+        pos.extend([i] * len(n))
+    return "".join(out), tuple(pos), text
+
+
+def _demand_chars(d: dict) -> tuple[str, str, tuple[int, ...]]:
+    text = "\n".join(d.get(k) or "" for k in ("title", "description", "specs"))
+    norm, pos, _ = _norm_chars(text)
+    return text, norm, pos
+
+
+def _word_bounds(text: str) -> frozenset:
+    """Positions in ``text`` where a segmenter word starts or ends."""
+    out, pos = {0}, 0
+    for w in rjieba.cut(text):
+        pos += len(w)
+        out.add(pos)
+    return frozenset(out)
+
+
+def _firm_text(f: dict) -> str:
+    return " ; ".join([f.get("name") or "", f.get("products") or "", f.get("technologies") or "",
+                       f.get("description") or "", *(f.get("chains") or []), *(f.get("segments") or [])])
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _shared_spans(a: str, b: str) -> list[tuple[int, int]]:
+    """Maximal substrings of ``a`` (at least two characters) that also occur in ``b``, as
+    (start, end) in ``a``, cut at punctuation and never splitting an ASCII word (PLC, 8K)."""
+    if len(b) < 2:
+        return []
+    pairs = {b[i:i + 2] for i in range(len(b) - 1)}
+    runs = []
+    n, prev_end = len(a), -1
+    for i in range(n - 1):
+        if a[i:i + 2] not in pairs:
+            continue
+        # a[i:prev_end] lies inside the previous run, so it occurs in b already
+        length = max(2, prev_end - i)
+        while i + length < n and a[i:i + length + 1] in b:
+            length += 1
+        if i + length > prev_end:
+            runs.append((i, i + length))
+            prev_end = i + length
+    out = []
+    for s, e in runs:
+        start = s
+        for k in range(s, e + 1):
+            if k < e and a[k] not in _PHRASE_SEP:
+                continue
+            lo, hi = start, k
+            start = k + 1
+            if lo > 0 and _is_word_char(a[lo - 1]):
+                while lo < hi and _is_word_char(a[lo]):
+                    lo += 1
+            if hi < n and _is_word_char(a[hi]):
+                while hi > lo and _is_word_char(a[hi - 1]):
+                    hi -= 1
+            while lo < hi and a[lo] in "-./+#":
+                lo += 1
+            while hi > lo and a[hi - 1] in "-./+#":
+                hi -= 1
+            if hi - lo >= 2:
+                out.append((lo, hi))
+    return out
+
+
 def _tier_value(tiers: Iterable[str]) -> float:
     best = 0.0
     for t in tiers or []:
@@ -359,13 +453,21 @@ class Matcher:
         self.chain_pos_: dict[str, int] = {}
         self.firm_pos_ = {f["credit_code"]: i for i, f in enumerate(self.firms_)}
         self.name_to_code_ = {f.get("name", ""): f["credit_code"] for f in self.firms_}
-        self.firm_docs_ = [self._firm_doc(f) for f in self.firms_]
-        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",)).fit(self.firm_docs_)
+        counts, tokens = self._firm_counts()
+        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",)).fit_counts(counts, tokens)
         self._refresh_firm_arrays()
 
         self.relations_ = [dict(r) for r in relations]
         self._index_relations()
-        firm_terms = [self._found_terms(d) for d in self.firm_docs_]
+        # taxonomy terms among each firm's words, read off the count matrix
+        term_col = np.full(len(tokens), -1, dtype=np.int64)
+        term_ids = [j for j, t in enumerate(tokens) if t in self._term_set and not t.startswith(BIGRAM_PREFIX)]
+        term_col[term_ids] = np.arange(len(term_ids))
+        found = keep_columns(counts["all"], term_col, len(term_ids))
+        term_names = [tokens[j] for j in term_ids]
+        firm_terms = [{term_names[c] for c in found.indices[found.indptr[i]:found.indptr[i + 1]]}
+                      for i in range(found.shape[0])]
+        del counts, found
         term_segments = {}
         for t in set().union(*firm_terms) if firm_terms else set():
             segs = self.taxonomy_.segments_for_term(t)
@@ -458,15 +560,46 @@ class Matcher:
         return self.models_.get(st.get("kind"), self.models_["default"])
 
     # ------------------------------------------------------------------ documents
-    def _firm_doc(self, f: dict) -> _FirmDoc:
-        def tok(text):
-            return [sys.intern(t) for t in self.tokenizer_.tokenize(text)]
+    _BASE_FIELDS = ("pt", "desc", "seg", "name")
+
+    @staticmethod
+    def _firm_texts(f: dict) -> tuple[str, str, str, str]:
+        """The texts of a firm's base fields, in ``_BASE_FIELDS`` order."""
         name = _NAME_NOISE.sub(" ", normalize(f.get("name", ""))).replace("青岛", " ")
-        return _FirmDoc(
-            pt=tok(f"{f.get('products', '')} ; {f.get('technologies', '')}"),
-            desc=tok(f.get("description", "")),
-            seg=tok(" ; ".join(list(f.get("chains") or []) + list(f.get("segments") or []))),
-            name=tok(name))
+        return (f"{f.get('products', '')} ; {f.get('technologies', '')}",
+                f.get("description", ""),
+                " ; ".join(list(f.get("chains") or []) + list(f.get("segments") or [])),
+                name)
+
+    def _firm_doc(self, f: dict) -> _FirmDoc:
+        tok = self.tokenizer_.tokenize  # tokens come interned
+        return _FirmDoc(zip(self._BASE_FIELDS, map(tok, self._firm_texts(f))))
+
+    def _firm_counts(self) -> tuple[dict[str, sp.csr_matrix], list[str]]:
+        """Count matrices of every field over one vocabulary, without keeping token lists:
+        tokens become integer ids as they come out of the tokenizer, and the whole-profile
+        fields are sums and column slices of the base ones (all = name + 2 pt + seg + desc)."""
+        ids = TokenIds()
+        tok = self.tokenizer_.tokenize
+        flat = {b: array("i") for b in self._BASE_FIELDS}
+        lengths = {b: array("q") for b in self._BASE_FIELDS}
+        get = ids.__getitem__
+        for f in self.firms_:
+            for b, text in zip(self._BASE_FIELDS, self._firm_texts(f)):
+                toks = tok(text)
+                lengths[b].append(len(toks))
+                flat[b].extend(map(get, toks))
+        V = len(ids.tokens)
+        counts = {}
+        for b in self._BASE_FIELDS:
+            counts[b] = count_matrix(flat[b], lengths[b], V)
+            del flat[b], lengths[b]
+        counts["all"] = sp.csr_matrix(counts["name"] + 2 * counts["pt"] + counts["seg"] + counts["desc"])
+        is_bigram = np.fromiter((t.startswith(BIGRAM_PREFIX) for t in ids.tokens), dtype=bool, count=V)
+        same = np.arange(V, dtype=np.int64)
+        counts["words"] = keep_columns(counts["all"], np.where(is_bigram, -1, same), V)
+        counts["bigrams"] = keep_columns(counts["all"], np.where(is_bigram, same, -1), V)
+        return counts, ids.tokens
 
     def _refresh_firm_arrays(self):
         self.codes_ = [f["credit_code"] for f in self.firms_]
@@ -540,15 +673,17 @@ class Matcher:
             body = [t for t in body if t not in tw]
         return title, body
 
-    def _expansions(self, d: dict, tokens: list[str]) -> dict[str, float]:
+    def _expansions(self, d: dict, tokens: list[str], src: dict | None = None) -> dict[str, float]:
         """Synonyms of the terms in the demand and the terms of the segments its problem
-        words evoke, weighted below exact terms."""
+        words evoke, weighted below exact terms. ``src`` receives, per expansion word, the
+        demand term or the segment it came from (shown in reasons["related"])."""
         bag: dict[str, float] = {}
+        src = {} if src is None else src
         tx = self.taxonomy_
         if tx.tx is None:
             return bag
         present = set(tokens)
-        for t in {t for t in tokens if t in self._term_set}:
+        for t in sorted({t for t in tokens if t in self._term_set}):
             syns = self._syn_cache.get(t)
             if syns is None:
                 syns = [normalize(s) for s in tx.synonyms(t)]
@@ -557,12 +692,16 @@ class Matcher:
                 for w in self.tokenizer_.tokenize(s):
                     if w not in present:
                         bag[w] = max(bag.get(w, 0.0), 1.0)
+                        src.setdefault(w, t)
         text = f"{d.get('title', '')} {d.get('description', '')}"
         for seg in tx.find_segments(text):
             for term in tx.segment_terms(seg):
                 for w in self.tokenizer_.tokenize(term):
                     if w not in present:
                         bag[w] = max(bag.get(w, 0.0), 0.7)
+                        pair = _segment_pair(seg)
+                        if pair:
+                            src.setdefault(w, pair[1])
         return bag
 
     def _demand_chains(self, d: dict) -> list[str]:
@@ -608,7 +747,11 @@ class Matcher:
         qv["words"] = idx.transform("words", [words])
         qv["bigrams"] = idx.transform("bigrams", [bigrams])
         qv["title"] = idx.transform("all", [title + title])
-        exp = self._expansions(d, q_tokens)
+        src: dict[str, str] = {}
+        exp = self._expansions(d, q_tokens, src)
+        st["_text"] = _demand_chars(d)
+        # the demand term as the demand writes it (case, width), else the segment name
+        st["expansion_src"] = {w: self._shown_word(st, {}, t) for w, t in src.items()}
         qv["syn"] = idx.transform_weighted("all", [exp]) if exp else sp.csr_matrix((1, qv["all"].shape[1]), dtype=np.float32)
         st["expansion"] = exp
         # pseudo-relevance feedback: the terms that the best text matches share
@@ -670,6 +813,15 @@ class Matcher:
         st["cf"] = TopVec(np.asarray(cf, dtype=np.float64), self.graph_keep)
         st["two_hop"] = TopVec(st.get("two_hop", np.zeros(len(self.firms_))), self.graph_keep)
         st["max_2hop"] = st["two_hop"].max
+        # a firm whose profile reads like the leader's known suppliers is a likely next one:
+        # cosine with the sum of their whole-profile vectors
+        sup_sim = np.zeros(len(self.firms_))
+        if a_l.any():
+            cent = sp.csr_matrix(a_l.reshape(1, -1)) @ idx.matrices_["all"]
+            sup_sim = np.asarray(idx.scores("all", sp.csr_matrix(cent)), dtype=np.float64).ravel()
+            sup_sim[leader] = 0.0
+        st["supsim"] = TopVec(sup_sim, self.graph_keep)
+        st["max_supsim"] = st["supsim"].max
         st["n_words"] = len({t for t in q_tokens if not t.startswith(BIGRAM_PREFIX)})
         st["n_partners"] = float(a_l.sum())
         st["kind"] = self.demand_kind(d, st)
@@ -779,6 +931,7 @@ class Matcher:
             else:
                 X[:, 23] = np.asarray((m @ qb.T).todense()).ravel() / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
+        X[:, 25] = st["supsim"][firm_idx] / st["max_supsim"] if st["max_supsim"] > 0 else 0.0
         off = self._ablated_columns()
         if len(off):
             X[:, off] = 0.0
@@ -815,7 +968,7 @@ class Matcher:
                  else idx.scores("all", st["q"][qname])).ravel()
             s = np.where(self.is_sme_, s, -1.0)
             pools.append(np.argpartition(-s, k - 1)[:k][s[np.argpartition(-s, k - 1)[:k]] > 0])
-        for vec in (st["ppr"], st["cf"], st["two_hop"]) if self.use_graph else ():
+        for vec in (st["ppr"], st["cf"], st["two_hop"], st["supsim"]) if self.use_graph else ():
             pools.append(vec.top(k, self.is_sme_))
         if st["prof"].any():
             s = np.where(self.is_sme_, (self.firm_chains_ @ self._chain_vec(st["prof"])) / self.chain_norm_, -1.0)
@@ -936,13 +1089,14 @@ class Matcher:
         bank = {
             "q": {name: stack(name) for name in self._BANK_QUERIES},
             "bm25": stack("bm25"),
-            "graph": {name: graph_cols(name) for name in ("ppr", "cf", "rel", "two_hop")},
+            "graph": {name: graph_cols(name) for name in ("ppr", "cf", "rel", "two_hop", "supsim")},
             "cvec": np.vstack([self._chain_vec(st["cvec"]) for st in states]),
             "prof": np.vstack([self._chain_vec(st["prof"]) for st in states]),
             "kinds": {kind: np.array(rows) for kind, rows in kinds.items()},
             "open": np.array([(d.get("status") or "open") == "open" for d in self.demands_]),
         }
-        for key in ("max_all", "max_prf", "max_ppr", "max_cf", "max_2hop", "max_bm25", "q_len", "q_sup"):
+        for key in ("max_all", "max_prf", "max_ppr", "max_cf", "max_2hop", "max_supsim", "max_bm25",
+                    "q_len", "q_sup"):
             bank[key] = scalar(key)
         self._bank = bank
         return bank
@@ -992,6 +1146,7 @@ class Matcher:
         bm = np.asarray((bank["bm25"] @ self.index_.bm25_["all"][fi].T).todense()).ravel()
         X[:, 23] = rel(bm, bank["max_bm25"])
         X[:, 24] = rel(graph("two_hop"), bank["max_2hop"])
+        X[:, 25] = rel(graph("supsim"), bank["max_supsim"])
         return X
 
     def update_demand(self, record: dict) -> None:
@@ -1008,7 +1163,6 @@ class Matcher:
         if pos is None:
             pos = len(self.firms_)
             self.firms_.append(rec)
-            self.firm_docs_.append(doc)
             self.firm_pos_[rec["credit_code"]] = pos
             self.index_.append([doc])
             self.firm_graph_rows_ = np.append(self.firm_graph_rows_, -1)
@@ -1016,7 +1170,6 @@ class Matcher:
             grow = 1
         else:
             self.firms_[pos] = rec
-            self.firm_docs_[pos] = doc
             self.index_.replace(pos, doc)
             grow = 0
         self.name_to_code_[rec.get("name", "")] = rec["credit_code"]
@@ -1036,37 +1189,184 @@ class Matcher:
                     st["ppr"].set(pos, self.graph_.neighbour_score(pr, rec["credit_code"]))
 
     # ------------------------------------------------------------------ reasons
-    def _matched_terms(self, st: dict, fi: int, limit: int = 8) -> list[str]:
+    def _term_weights(self, st: dict, fi: int) -> tuple[dict[str, float], dict[str, float]]:
+        """What each shared token adds to the pair's whole-profile cosine: tokens of the demand
+        itself, and tokens the firm shares only with the demand's expansions."""
         idx = self.index_
         names = idx.feature_names("all")
         mat = idx.matrices_["all"]
         lo, hi = mat.indptr[fi], mat.indptr[fi + 1]
         cols, vals = mat.indices[lo:hi], mat.data[lo:hi]
-        total: dict[int, float] = {}
-        for qname, w in (("all", 1.0), ("syn", 0.5)):
+        out = []
+        for qname in ("all", "syn"):
             q = st["q"][qname]
-            if q.nnz == 0:
+            got: dict[str, float] = {}
+            if q.nnz:
+                _, iq, ir = np.intersect1d(q.indices, cols, assume_unique=True, return_indices=True)
+                for j, v in zip(cols[ir].tolist(), (q.data[iq] * vals[ir]).tolist()):
+                    got[names[j]] = v
+            out.append(got)
+        return out[0], out[1]
+
+    def _matched_terms(self, st: dict, fi: int, limit: int = 8) -> list[str]:
+        return self._shared_terms(st, fi, limit)[0]
+
+    def _shared_terms(self, st: dict, fi: int, limit: int = 8) -> tuple[list[str], list[str]]:
+        """(terms, related). terms: the longest phrases of the demand's own text (as written:
+        case and width kept) that the firm's text also contains, best first; a phrase counts
+        when it holds a token that weighs in the match. related: "demand word → firm word"
+        for what the firm shares only with the demand's synonyms and problem-word expansions."""
+        own, syn = self._term_weights(st, fi)
+        f = self.firms_[fi]
+        dtext, dnorm, dpos = st["_text"]
+        fnorm, fpos, ftext = _norm_chars(_firm_text(f))
+        scored: dict[str, tuple[float, str]] = {}
+        bounds = st.get("_bounds")
+        if bounds is None:
+            bounds = st["_bounds"] = _word_bounds(dnorm)
+        if own:
+            for s, e in _shared_spans(dnorm, fnorm):
+                s, e = self._trim_phrase(dnorm, s, e, bounds)
+                phrase = dnorm[s:e]
+                if e - s < 2 or phrase in STOP_WORDS or not any(is_cjk(c) or c.isalpha() for c in phrase):
+                    continue
+                w = sum(own.get(t, 0.0) for t in set(self.tokenizer_.tokenize(phrase)))
+                if w <= 0:
+                    continue
+                shown = dtext[dpos[s]:dpos[e - 1] + 1]
+                if phrase not in scored or scored[phrase][0] < w:
+                    scored[phrase] = (w, shown)
+        top_w = max((w for w, _ in scored.values()), default=0.0)
+        ranked = sorted(scored.items(), key=lambda kv: (-kv[1][0], -len(kv[0])))
+        terms: list[str] = []
+        kept: list[str] = []
+        for phrase, (w, shown) in ranked:
+            # a phrase inside a longer shared one adds nothing for the reader; one that
+            # weighs next to nothing in the match (帮助, 成本) is not why the firm is here
+            if w < 0.15 * top_w or any(phrase != k and phrase in k for k in scored):
                 continue
-            _, iq, ir = np.intersect1d(q.indices, cols, assume_unique=True, return_indices=True)
-            for j, v in zip(cols[ir].tolist(), (w * q.data[iq] * vals[ir]).tolist()):
-                total[j] = total.get(j, 0.0) + v
-        contrib = Counter({names[j]: v for j, v in total.items()})
-        words: list[str] = []
-        bigrams: list[str] = []
-        for tok, _ in contrib.most_common(40):
-            if tok.startswith(BIGRAM_PREFIX):
-                bigrams.append(tok[len(BIGRAM_PREFIX):])
-            elif tok not in words:
-                words.append(tok)
-        # a bigram inside a shown word adds nothing for the reader
-        shown = words + [b for b in bigrams if not any(b in w for w in words)]
-        return shown[:limit]
+            kept.append(phrase)
+            terms.append(shown)
+            if len(terms) >= limit:
+                break
+        related: list[str] = []
+        src = st.get("expansion_src") or {}
+        for tok, _ in sorted(syn.items(), key=lambda kv: -kv[1]):
+            if tok.startswith(BIGRAM_PREFIX) or tok in own or len(tok) < 2 or any(tok in k for k in kept):
+                continue
+            pos = fnorm.find(tok)
+            firm_word = ftext[fpos[pos]:fpos[pos + len(tok) - 1] + 1] if pos >= 0 else tok
+            origin = src.get(tok, "")
+            related.append(f"{origin} → {firm_word}" if origin else firm_word)
+            if len(related) >= 5:
+                break
+        return terms, related
+
+    def _trim_phrase(self, text: str, s: int, e: int, bounds: frozenset = frozenset()) -> tuple[int, int]:
+        """Drop leading and trailing function words (的, 在, 能力…) and stray symbols from a
+        shared span, by the segmenter's words so that 不锈钢 keeps its 不."""
+        while s < e and not (is_cjk(text[s]) or text[s].isalnum()):
+            s += 1
+        while e > s and not (is_cjk(text[e - 1]) or text[e - 1].isalnum()):
+            e -= 1
+        # whole words of the demand only (温度均匀性 shares 度均匀性 with 厚度均匀性: show 均匀性)
+        if bounds:
+            s0, e0 = s, e
+            while s < e and s not in bounds:
+                s += 1
+            while e > s and e not in bounds:
+                e -= 1
+            if e - s < 2 and s0 in bounds:
+                s, e = s0, e0  # the head of a demand word (净水 of 净水机) still reads well
+        words = [w for w in rjieba.cut(text[s:e]) if w.strip()]
+        for w in words:
+            if (w in STOP_WORDS or w in _FUNCTION_CHARS) and text.startswith(w, s):
+                s += len(w)
+            else:
+                break
+        for w in reversed(words):
+            if e - len(w) >= s and (w in STOP_WORDS or w in _FUNCTION_CHARS) and text.endswith(w, s, e):
+                e -= len(w)
+            else:
+                break
+        return s, e
+
+    def _chain_path(self, d: dict, st: dict, fi: int) -> list[str]:
+        """demand → the seed the demand's PageRank started from (segment, taxonomy term,
+        leader or chain) → the node between it and the firm, if any → firm: the way through
+        the chain graph that actually links them, shortest and most specific first."""
+        f = self.firms_[fi]
+        g = self.graph_.graph_
+        fn = f"firm:{f['credit_code']}"
+        seeds = st.get("seeds") or {}
+        rank_of = {"seg": 0, "term": 1, "firm": 2, "chain": 3}
+
+        def best(cands):
+            return min(cands, key=lambda t: (t[0], -t[1])) if cands else None
+        hops = []
+        if fn in g:
+            nbrs = g[fn]
+            direct = [(rank_of.get(s.split(":", 1)[0], 4), w * nbrs[s].get("weight", 1.0), s, None)
+                      for s, w in seeds.items() if s in nbrs]
+            hops = best(direct)
+            if hops is None or hops[0] >= 2:
+                # two steps: seed -> (segment / term / partner) -> firm
+                two = []
+                for nb, data in nbrs.items():
+                    kind = nb.split(":", 1)[0]
+                    if kind not in ("seg", "term", "firm"):
+                        continue
+                    for s, w in seeds.items():
+                        if s != nb and s.split(":", 1)[0] != "chain" and g.has_edge(nb, s):
+                            two.append((rank_of.get(s.split(":", 1)[0], 4) + 0.5, w * data.get("weight", 1.0), s, nb))
+                alt = best(two)
+                if alt is not None and (hops is None or alt[0] < hops[0]):
+                    hops = alt
+        chains = [c for c in (f.get("chains") or []) if c in st["chains"]] or list(f.get("chains") or [])[:1]
+        if not hops:
+            return [p for p in [d.get("title", "")] + chains[:1] + list(f.get("segments") or [])[:1]
+                    + [f.get("name", "")] if p]
+        steps: list[str] = []
+        for node in (hops[2], hops[3]):
+            if node is None:
+                continue
+            kind, _, label = node.partition(":")
+            if kind == "seg":
+                ch, _, seg = label.partition("/")
+                steps += [ch, seg]
+            elif kind == "term":
+                if not steps and hops[3] is None:
+                    segs = [s for s in self.taxonomy_.segments_for_term(label) if s[0] in st["chains"]]
+                    steps += list(segs[0]) if segs else chains[:1]
+                steps.append(self._shown_word(st, f, label))
+            elif kind == "firm":
+                pos = self.firm_pos_.get(label)
+                steps.append(self.firms_[pos].get("name", label) if pos is not None else label)
+            elif kind == "chain":
+                steps.append(label)
+                segs = list(f.get("segments") or [])[:1]
+                steps += segs
+        out = [d.get("title", "")]
+        for s in steps + [f.get("name", "")]:
+            if s and s not in out:
+                out.append(s)
+        return out
+
+    @staticmethod
+    def _shown_word(st: dict, f: dict, word: str) -> str:
+        """A normalised word as the demand (else the firm) writes it."""
+        dtext, dnorm, dpos = st["_text"]
+        pos = dnorm.find(word)
+        if pos >= 0:
+            return dtext[dpos[pos]:dpos[pos + len(word) - 1] + 1]
+        fnorm, fpos, ftext = _norm_chars(_firm_text(f))
+        pos = fnorm.find(word)
+        return ftext[fpos[pos]:fpos[pos + len(word) - 1] + 1] if pos >= 0 else word
 
     def _reasons(self, d: dict, st: dict, fi: int, x: np.ndarray) -> dict:
         f = self.firms_[fi]
-        chains = [c for c in (f.get("chains") or []) if c in st["chains"]] or list(f.get("chains") or [])[:1]
-        segs = list(f.get("segments") or [])[:1]
-        path = [d.get("title", "")] + chains[:1] + segs + [f.get("name", "")]
+        if "_text" not in st:
+            st["_text"] = _demand_chars(d)
         leader = d.get("leader")
         rels = []
         for r in self.rel_by_firm_.get(f["credit_code"], []):
@@ -1079,18 +1379,19 @@ class Matcher:
                 rels.append(f"{r.get('relation', '')}：{oname}{year}")
         m = self._model(st)
         contrib = (x - m["mean"]) / m["scale"] * m["coef"]
-        text = float(contrib[:12].sum() + contrib[23])
-        graph = float(contrib[12:16].sum() + contrib[24])
-        prior = float(contrib[16:20].sum())
+        text = float(contrib[_TEXT_PART].sum())
+        graph = float(contrib[_GRAPH_PART].sum())
+        prior = float(contrib[_PRIOR_PART].sum())
+        terms, related = self._shared_terms(st, fi)
         return {
-            "terms": self._matched_terms(st, fi),
-            "path": [p for p in path if p],
+            "terms": terms,
+            "related": related,
+            "path": self._chain_path(d, st, fi),
             "relations": rels[:5],
             "tier": _best_tier(f.get("tiers")),
             "parts": {"text": round(text, 4), "graph": round(graph, 4), "prior": round(prior, 4)},
             "kind": st.get("kind", ""),
         }
-
     # ------------------------------------------------------------------ training support
     def training_pairs(self, demand_id: str, extra_codes: Iterable[str] = ()) -> tuple[list[str], np.ndarray]:
         """Candidate firms (plus the given judged ones) and their features for one demand:
