@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,16 +25,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from grow import grow_set  # noqa: E402
+from machine import machine  # noqa: E402
 from sqlite_utils import Database  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "bench" / "handwritten-dev"
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor())
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
 def ours(files: list[Path], db_path: Path) -> float:
