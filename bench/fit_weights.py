@@ -25,7 +25,7 @@ from sklearn.model_selection import GroupKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from matchmaker.rank import FEATURES, WEIGHTS_PATH  # noqa: E402
+from matchmaker.rank import FEATURES, GRAPH_FEATURES, TEXT_FEATURES, WEIGHTS_PATH  # noqa: E402
 from matchmaker.service import build_matcher, load_dir  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
@@ -37,6 +37,10 @@ SETS = {
 # Share of the total training weight per set: the hand-written set is the one that looks like
 # the platform's real demands; the ickg sets teach the graph and short-text features.
 SET_WEIGHT = {"handwritten-dev": 1.0, "ickg-industry": 0.5, "ickg-supply": 0.5}
+# Ablations (Matcher(use_graph=False) / Matcher(use_text=False)) get blends of their own,
+# fitted on the same rows with the other side's columns held at 0, so that an ablation row
+# measures what one side can do at its best, not the full blend with half its weights cut.
+ABLATIONS = {"text_only": GRAPH_FEATURES, "graph_only": TEXT_FEATURES}
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
@@ -152,8 +156,18 @@ def cv_scores(rows, C, folds=5, seed=0):
     return scores, models
 
 
-def fit_profiles(rows, C):
+def without(X, off):
+    """X with the named feature columns held at 0 (an ablated side)."""
+    if not off:
+        return X
+    X = X.copy()
+    X[:, [FEATURES.index(f) for f in off]] = 0.0
+    return X
+
+
+def fit_profiles(rows, C, off=()):
     X, grade, y = arrays(rows)
+    X = without(X, off)
     w = sample_weights(rows, grade)
     kinds = np.array([r[6] for r in rows])
     profiles = {}
@@ -167,9 +181,42 @@ def fit_profiles(rows, C):
 
 def score_profiles(profiles, rows, default):
     X, _, _ = arrays(rows)
+    kinds = np.array([r[6] for r in rows])
     out = np.zeros(len(rows))
-    for i, r in enumerate(rows):
-        out[i] = score(profiles.get(r[6], default), X[i:i + 1])[0]
+    for kind in np.unique(kinds):
+        sel = kinds == kind
+        out[sel] = score(profiles.get(kind, default), X[sel])
+    return out
+
+
+def halves(rows, difficulty):
+    """Each set's demands cut in two halves, stratified by difficulty where it is known and
+    ordered by a hash of the id (not by the id, whose numbering may follow a theme)."""
+    import hashlib
+    strata = defaultdict(set)
+    for r in rows:
+        strata[(r[0], difficulty.get(r[1], "") if r[0] == "handwritten-dev" else "")].add(r[1])
+    half = {}
+    for (name, _), ids in sorted(strata.items()):
+        order = sorted(ids, key=lambda q: hashlib.md5(q.encode()).hexdigest())
+        for i, q in enumerate(order):
+            half[(name, q)] = i % 2
+    return half
+
+
+def split_check(rows, qrels_by_set, difficulty, C):
+    """Fit the per-kind blends on one half of each set's demands, measure on the other half,
+    and the other way round: {"A->B": figures, "B->A": figures}."""
+    half = halves(rows, difficulty)
+    out = {}
+    for train in (0, 1):
+        tr = [r for r in rows if half[(r[0], r[1])] == train]
+        te = [r for r in rows if half[(r[0], r[1])] != train]
+        Xtr, gtr, ytr = arrays(tr)
+        full = fit_lr(Xtr, ytr, sample_weights(tr, gtr), C)
+        profiles = fit_profiles(tr, C)
+        figs = summarise(evaluate(te, score_profiles(profiles, te, full), qrels_by_set), difficulty)
+        out["AB"[train] + "->" + "AB"[1 - train]] = figs
     return out
 
 
@@ -179,7 +226,7 @@ def summarise(per_set, difficulty):
         lines[name] = float(np.mean(list(per.values())))
         if name == "handwritten-dev" and difficulty:
             for lvl in ("easy", "medium", "hard"):
-                v = [per.get(q, 0.0) for q, l in difficulty.items() if l == lvl]
+                v = [per.get(q, 0.0) for q, l in difficulty.items() if l == lvl and q in per]
                 if v:
                     lines[f"{name}/{lvl}"] = float(np.mean(v))
     return lines
@@ -237,6 +284,7 @@ def main(argv=None):
     difficulty = dict(l.split() for l in diff_path.read_text().splitlines() if l.strip()) \
         if diff_path.exists() else {}
 
+    split = split_check(rows, qrels_by_set, difficulty, args.C)
     cv, models = cv_scores(rows, args.C)
     X, grade, y = arrays(rows)
     full = fit_lr(X, y, sample_weights(rows, grade), args.C)
@@ -248,6 +296,16 @@ def main(argv=None):
     report = {"cv": summarise(evaluate(rows, cv, qrels_by_set), difficulty),
               "in_sample": summarise(evaluate(rows, score_profiles(profiles, rows, full), qrels_by_set),
                                      difficulty)}
+    for direction, figs in split.items():
+        report[f"split {direction}"] = figs
+    ablations = {}
+    for abl, off in ABLATIONS.items():
+        a_full = fit_lr(without(X, off), y, sample_weights(rows, grade), args.C)
+        a_prof = fit_profiles(rows, args.C, off)
+        rows_off = [(*r[:5], without(r[5][None, :], off)[0], *r[6:]) for r in rows]
+        report[f"in_sample {abl}"] = summarise(
+            evaluate(rows_off, score_profiles(a_prof, rows_off, a_full), qrels_by_set), difficulty)
+        ablations[abl] = (a_full, a_prof)
     if "handwritten-dev" in matchers:
         fold_of = {}
         for model, groups in models:
@@ -272,6 +330,8 @@ def main(argv=None):
                     "intercept": model["intercept"]}
         out = {**plain(full), "C": args.C,
                "profiles": {k: plain(v) for k, v in profiles.items()},
+               "ablations": {abl: {**plain(a_full), "profiles": {k: plain(v) for k, v in a_prof.items()}}
+                             for abl, (a_full, a_prof) in ablations.items()},
                "sets": list(qrels_by_set), "set_weight": SET_WEIGHT,
                "report": report}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

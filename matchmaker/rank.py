@@ -1269,15 +1269,13 @@ class Matcher:
             s += 1
         while e > s and not (is_cjk(text[e - 1]) or text[e - 1].isalnum()):
             e -= 1
-        # whole words of the demand only (温度均匀性 shares 度均匀性 with 厚度均匀性: show 均匀性)
+        # no single character torn off a demand word (温度均匀性 shares 度均匀性 with 厚度均匀性:
+        # show 均匀性); a longer piece stays (酒酵母菌种 when the segmenter reads 啤酒酵母)
         if bounds:
-            s0, e0 = s, e
-            while s < e and s not in bounds:
+            if s not in bounds and s + 1 in bounds and e - s > 2:
                 s += 1
-            while e > s and e not in bounds:
+            if e not in bounds and e - 1 in bounds and e - s > 2:
                 e -= 1
-            if e - s < 2 and s0 in bounds:
-                s, e = s0, e0  # the head of a demand word (净水 of 净水机) still reads well
         words = [w for w in rjieba.cut(text[s:e]) if w.strip()]
         for w in words:
             if (w in STOP_WORDS or w in _FUNCTION_CHARS) and text.startswith(w, s):
@@ -1296,29 +1294,41 @@ class Matcher:
         leader or chain) → the node between it and the firm, if any → firm: the way through
         the chain graph that actually links them, shortest and most specific first."""
         f = self.firms_[fi]
-        g = self.graph_.graph_
+        g = self.graph_
         fn = f"firm:{f['credit_code']}"
         seeds = st.get("seeds") or {}
         rank_of = {"seg": 0, "term": 1, "firm": 2, "chain": 3}
 
         def best(cands):
             return min(cands, key=lambda t: (t[0], -t[1])) if cands else None
-        hops = []
-        if fn in g:
-            nbrs = g[fn]
-            direct = [(rank_of.get(s.split(":", 1)[0], 4), w * nbrs[s].get("weight", 1.0), s, None)
+        hops = None
+        nx_graph = getattr(g, "graph_", None)  # older ChainGraph: a networkx graph, no adj_
+        if (fn in nx_graph) if nx_graph is not None else (fn in g):
+            nbrs = ({k: v.get("weight", 1.0) for k, v in nx_graph[fn].items()} if nx_graph is not None
+                    else g.neighbours(fn))
+            direct = [(rank_of.get(s.split(":", 1)[0], 4), w * nbrs[s], s, None)
                       for s, w in seeds.items() if s in nbrs]
             hops = best(direct)
             if hops is None or hops[0] >= 2:
-                # two steps: seed -> (segment / term / partner) -> firm
+                # two steps: seed -> (segment / term / partner) -> firm, read off the
+                # adjacency rows (a segment node may have thousands of firms)
+                seed_idx = np.array(sorted(g.node_index_[s] for s in seeds
+                                           if s in g.node_index_ and not s.startswith("chain:")), dtype=np.int64)
                 two = []
-                for nb, data in nbrs.items():
+                adj = getattr(g, "adj_", None)
+                for nb, wnb in nbrs.items() if len(seed_idx) else ():
                     kind = nb.split(":", 1)[0]
-                    if kind not in ("seg", "term", "firm"):
+                    i = g.node_index_.get(nb)
+                    if kind not in ("seg", "term", "firm") or i is None:
                         continue
-                    for s, w in seeds.items():
-                        if s != nb and s.split(":", 1)[0] != "chain" and g.has_edge(nb, s):
-                            two.append((rank_of.get(s.split(":", 1)[0], 4) + 0.5, w * data.get("weight", 1.0), s, nb))
+                    if adj is not None:
+                        row = adj.indices[adj.indptr[i]:adj.indptr[i + 1]]
+                    else:
+                        row = np.array([g.node_index_[x] for x in nx_graph[nb] if x in g.node_index_])
+                    for j in seed_idx[np.isin(seed_idx, row)].tolist():
+                        s = g.nodes_[j]
+                        if s != nb:
+                            two.append((rank_of.get(s.split(":", 1)[0], 4) + 0.5, seeds[s] * wnb, s, nb))
                 alt = best(two)
                 if alt is not None and (hops is None or alt[0] < hops[0]):
                     hops = alt

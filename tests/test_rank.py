@@ -159,3 +159,57 @@ def test_handwritten_dev_quality_floor():
     judged_firms = sorted({l[2] for l in qrels_lines})
     per_f = _ndcg(format_trec(rank_all_firms(m, top=100, credit_codes=judged_firms)), qrels_lines, swap=True)
     assert sum(per_f.values()) / len(per_f) >= 0.92
+
+
+@pytest.mark.skipif(not (DEV / "qrels.txt").exists(),
+                    reason=f"handwritten-dev benchmark not found at {DEV} (../shared absent)")
+def test_reasons_on_handwritten_dev_are_whole_shared_phrases_of_the_demand():
+    """Every shown term is the demand's own wording (as written), occurs in the firm's text,
+    is not a piece of a longer phrase both texts share, and expansions are shown apart."""
+    import rjieba
+
+    from matchmaker.text import STOP_WORDS, is_cjk, normalize
+
+    firms, demands, relations = load_dir(DEV)
+    m = build_matcher(firms, demands, relations)
+    by_code = {f["credit_code"]: f for f in firms}
+    checked = 0
+    for d in demands[:30]:
+        raw = "\n".join(d.get(k) or "" for k in ("title", "description", "specs"))
+        text = normalize(raw)
+        word_ending, word_starting, span_of, pos = {}, {}, [], 0
+        for w in rjieba.cut(text):
+            word_starting[pos] = w
+            span_of += [(pos, pos + len(w))] * len(w)
+            pos += len(w)
+            word_ending[pos] = w
+
+        def content(w):
+            return bool(w) and len(w) >= 2 and all(is_cjk(c) for c in w) and w not in STOP_WORDS
+        for match in m.rank_smes(d["demand_id"], top=10):
+            r = match.reasons
+            f = by_code[match.credit_code]
+            ftext = normalize(" ".join([f["name"], f["products"], f["technologies"], f["description"],
+                                        *f["chains"], *f["segments"]]))
+            json.dumps(match.to_dict(), ensure_ascii=False)
+            assert r["path"][0] == d["title"] and r["path"][-1] == f["name"]
+            assert isinstance(r["related"], list) and all(" → " in x or x for x in r["related"])
+            terms = [normalize(t) for t in r["terms"]]
+            for shown, t in zip(r["terms"], terms):
+                checked += 1
+                assert shown in raw, (shown, d["demand_id"])          # as the demand writes it
+                assert t in text and t in ftext, (t, d["demand_id"], f["name"])
+                assert len(t) >= 2 and t not in STOP_WORDS
+                assert not any(t != o and t in o for o in terms), (t, terms)
+                # where the term meets a whole content word of the demand, term + word is not
+                # a phrase the firm shares: the longer phrase would have been shown
+                p = text.find(t)
+                while p >= 0:
+                    before, after = word_ending.get(p), word_starting.get(p + len(t))
+                    # nor is it a piece of the demand words it lies in (制器 of 控制器)
+                    whole = text[span_of[p][0]:span_of[p + len(t) - 1][1]]
+                    assert whole == t or whole not in ftext, (t, whole, d["demand_id"], f["name"])
+                    for ext in ((before + t) if content(before) else None, (t + after) if content(after) else None):
+                        assert ext is None or ext not in ftext, (t, ext, d["demand_id"], f["name"])
+                    p = text.find(t, p + 1)
+    assert checked > 100
