@@ -147,7 +147,10 @@ class Matching:
         return None if model is None else _ReadView(model, self._rw)
 
     CACHE_SIZE = 4096
-    CACHE_TOP = 200  # rankings are cached this deep, so every page's `top` shares one entry
+    # Rankings are cached this deep, so every page's `top` shares one entry. Each ranked
+    # item's reasons cost ~0.4 ms, so the depth is what the pages need: a leader filters
+    # 200 ranked SMEs by tier/district/segment; an SME's list shows at most 100 demands.
+    CACHE_DEPTH = {"smes": 200, "demands": 100}
 
     def _version(self, kind: str, key) -> tuple:
         return (self._generation, self._kind_version[kind], self._key_version.get((kind, key), 0))
@@ -169,7 +172,7 @@ class Matching:
             # rank_demands folds an unknown or changed firm record into the model: exclusive
             with (self._rw.read() if kind == "smes" else self._rw.write()):
                 return [_as_dict(m) for m in rank(key, top=top)]
-        depth = max(top, self.CACHE_TOP)
+        depth = max(top, self.CACHE_DEPTH[kind])
         with self._rw.read():
             found = [_as_dict(m) for m in rank(key, top=depth)]
         with self._lock:
@@ -222,7 +225,7 @@ class Matching:
                 found = None if m is None else _as_dict(m)
             else:  # a Matcher without explain(): the firm's cached demand list
                 try:
-                    found = next((m for m in self.rank_demands(code, top=self.CACHE_TOP)
+                    found = next((m for m in self.rank_demands(code, top=self.CACHE_DEPTH["demands"])
                                   if m.get("demand_id") == demand_id), None)
                 except (KeyError, ValueError):
                     found = None
@@ -319,11 +322,29 @@ class Matching:
         thread.start()
         return thread
 
+    def _warm_states(self, model, ids: list[str]) -> None:
+        """Phase one of the warm-up (~15 ms a demand): every demand's state (query vectors,
+        graph scores) through one pair's explanation, then one firm's demand list, which
+        stacks those states for the firm direction. After it no request pays for computing
+        all demands' states at once (~3 s on the demo), only for its own ranking."""
+        smes = getattr(model, "sme_codes", None)
+        smes = smes() if callable(smes) else []
+        if not smes or not hasattr(model, "explain"):
+            return
+        for did in ids:
+            if self.model is not model:
+                return
+            with self._rw.read():
+                model.explain(did, smes[0])
+        with self._rw.read():
+            model.rank_demands(smes[0], top=1)
+
     def warm(self) -> int:
         """Rank every demand once, so its state (query vectors, graph scores) is computed and
-        its SME list cached before anyone asks; the first /recommended after a start or a
-        refit then costs one ordinary ranking instead of computing every demand's state.
-        Each demand takes the read lock on its own, so edits wait at most one ranking.
+        its SME list cached before anyone asks. Two phases: first the states of all demands
+        and the firm direction's stack (a few seconds), so an SME's first /recommended costs
+        one ordinary ranking; then each demand's SME list, cached for the leaders' pages.
+        Each step takes the read lock on its own, so edits wait at most one ranking.
         Stops early when another model is swapped in. Returns the demands ranked."""
         self.warmed.clear()
         done, started = 0, time.perf_counter()
@@ -334,14 +355,21 @@ class Matching:
                 return 0
             ids = getattr(model, "demand_ids", None)
             ids = list(ids() if callable(ids) else getattr(model, "demands_", {}))
+            try:
+                self._warm_states(model, ids)
+            except KeyError:  # a demand removed meanwhile: phase two still warms the rest
+                pass
+            log.info("demand states warmed in %.1f s", time.perf_counter() - started)
             for did in ids:
                 if self.model is not model:
                     return done
                 try:
-                    self._ranked("smes", did, self.CACHE_TOP)
+                    self._ranked("smes", did, self.CACHE_DEPTH["smes"])
                 except KeyError:  # removed meanwhile
                     continue
                 done += 1
+                # let request threads take the GIL between two rankings
+                time.sleep(0.002)
             log.info("rankings warmed: %d demands in %.1f s", done, time.perf_counter() - started)
             return done
         except Exception:  # warming is an optimisation: a failure only costs the first view

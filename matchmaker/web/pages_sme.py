@@ -60,17 +60,15 @@ async def profile(request: Request):
 def _recommendations(request: Request, firm_code: str, top: int) -> list[dict]:
     db = db_of(request)
     try:
-        matches = request.app.state.matching.rank_demands(firm_code, top=max(top * 2 + 20, 200))
+        # the ranking puts closed and draft demands after every open one: `top` is enough
+        matches = request.app.state.matching.rank_demands(firm_code, top=top)
     except (KeyError, ValueError):
         matches = []
-    out = []
-    for m in matches:
-        demand = dbmod.get_demand(db, m["demand_id"])
-        if demand is None or demand["status"] != "open":
-            continue
-        out.append({**m, "demand": demand})
-        if len(out) >= top:
-            break
+    ids = [m["demand_id"] for m in matches]
+    demands = {r["demand_id"]: dbmod.demand_record(r) for r in rows(
+        db, f"SELECT * FROM demands WHERE status = 'open' AND demand_id IN ({','.join('?' * len(ids))})",
+        ids)} if ids else {}
+    out = [{**m, "demand": demands[m["demand_id"]]} for m in matches if m["demand_id"] in demands][:top]
     names = firm_names(db, [m["demand"]["leader"] for m in out])
     mine = {r["demand_id"]: r["status"] for r in rows(
         db, "SELECT demand_id, status FROM meeting_requests WHERE sme = ?", [firm_code])}
