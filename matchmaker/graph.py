@@ -6,17 +6,22 @@ relations add weighted edges (竞争 is not an endorsement and adds none). A dem
 node: it is a restart distribution over its leader, its chains, the segments and terms its
 text evokes, so a demand posted a second ago is ranked without touching the graph.
 
-The graph is built with networkx (readable, testable), turned ONCE into a row-normalised
-scipy CSR matrix, and PageRank is run by our own power iteration on it: ``nx.pagerank`` per
-request would rebuild that matrix every time (seconds at 100k nodes).
+The chain -> segment -> term skeleton (a few thousand nodes) is a networkx graph; the firms'
+edges (millions at 200k firms: one networkx ``add_edge`` each took 30 s) go straight into
+COO arrays. Both are turned ONCE into one row-normalised scipy CSR matrix, and PageRank is run
+by our own power iteration on it: ``nx.pagerank`` per request would rebuild that matrix every
+time (seconds at 100k nodes). Firms added after fitting are kept beside it (``extra_``) and
+scored from their neighbours until the next fit.
 """
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
 
 __all__ = ["RELATION_WEIGHTS", "personalized_pagerank", "transition_matrix", "ChainGraph"]
 
@@ -29,7 +34,10 @@ def transition_matrix(graph: nx.Graph, nodelist: Sequence, weight: str = "weight
     """Row-stochastic CSR matrix of ``graph`` and the mask of dangling rows."""
     adj = nx.to_scipy_sparse_array(graph, nodelist=nodelist, weight=weight, format="csr",
                                    dtype=np.float64)
-    adj = sp.csr_matrix(adj)
+    return _row_stochastic(sp.csr_matrix(adj))
+
+
+def _row_stochastic(adj: sp.csr_matrix):
     out = np.asarray(adj.sum(axis=1)).ravel()
     dangling = out == 0
     inv = np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))
@@ -87,68 +95,145 @@ class ChainGraph:
             firm_terms: Sequence[Iterable[str]] | None = None,
             term_segments: Mapping[str, Iterable[tuple[str, str]]] | None = None,
             firm_segments: Sequence[Iterable[tuple[str, str]]] | None = None) -> "ChainGraph":
-        g = nx.Graph()
-        codes = [f["credit_code"] for f in firms]
-        known = set(codes)
-        g.add_nodes_from(_node_firm(c) for c in codes)
+        # Node ids in order of first appearance (firms first), as networkx would list them.
+        index: dict[str, int] = {}
+        for f in firms:
+            index.setdefault(_node_firm(f["credit_code"]), len(index))
+        n_firms = len(index)
+        skeleton = nx.Graph()
+        us, vs, ws = array("q"), array("q"), array("d")
 
-        def add(u, v, w):
-            if w <= 0 or u == v:
+        def nid(name):
+            i = index.get(name)
+            if i is None:
+                i = index[name] = len(index)
+            return i
+
+        def add_firm_edge(fi, v, w):
+            if w <= 0:
                 return
-            if g.has_edge(u, v):
-                g[u][v]["weight"] += w
+            j = nid(v)
+            if fi != j:
+                us.append(fi)
+                vs.append(j)
+                ws.append(w)
+
+        def add_skeleton_edge(u, v, w):
+            nid(u)
+            nid(v)
+            if skeleton.has_edge(u, v):
+                skeleton[u][v]["weight"] += w
             else:
-                g.add_edge(u, v, weight=w)
+                skeleton.add_edge(u, v, weight=w)
 
         for i, f in enumerate(firms):
-            fn = _node_firm(f["credit_code"])
+            fi = index[_node_firm(f["credit_code"])]
             chains = f.get("chains") or []
             for ch in chains:
-                add(fn, f"chain:{ch}", 1.0)
+                add_firm_edge(fi, f"chain:{ch}", 1.0)
                 for seg in f.get("segments") or []:
-                    add(fn, f"seg:{ch}/{seg}", 1.0)
-                    add(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
+                    add_firm_edge(fi, f"seg:{ch}/{seg}", 1.0)
+                    add_skeleton_edge(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
             if firm_segments is not None:
                 # the taxonomy segments that the firm's own labels name
                 for ch, seg in firm_segments[i]:
-                    add(fn, f"seg:{ch}/{seg}", 1.0)
-                    add(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
+                    add_firm_edge(fi, f"seg:{ch}/{seg}", 1.0)
+                    add_skeleton_edge(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
             if firm_terms is not None:
                 for t in firm_terms[i]:
-                    add(fn, f"term:{t}", 0.5)
+                    add_firm_edge(fi, f"term:{t}", 0.5)
         if term_segments:
             for t, segs in term_segments.items():
-                if not g.has_node(f"term:{t}"):
+                if f"term:{t}" not in index:
                     continue
                 for ch, seg in segs:
-                    add(f"term:{t}", f"seg:{ch}/{seg}", 0.5)
-                    add(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
+                    add_skeleton_edge(f"term:{t}", f"seg:{ch}/{seg}", 0.5)
+                    add_skeleton_edge(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
         for r in relations:
-            a, b = r.get("firm_a"), r.get("firm_b")
-            if a in known and b in known:
-                add(_node_firm(a), _node_firm(b), self.relation_weights.get(r.get("relation", ""), 0.3))
-        self.graph_ = g
-        self._compile()
+            a, b = index.get(_node_firm(r.get("firm_a"))), index.get(_node_firm(r.get("firm_b")))
+            if a is not None and b is not None and a < n_firms and b < n_firms and a != b:
+                w = self.relation_weights.get(r.get("relation", ""), 0.3)
+                if w > 0:
+                    us.append(a)
+                    vs.append(b)
+                    ws.append(w)
+        for u, v, w in skeleton.edges(data="weight"):
+            if u != v:
+                us.append(index[u])
+                vs.append(index[v])
+                ws.append(w)
+        self.skeleton_ = skeleton
+        self.nodes_ = list(index)
+        self.node_index_ = index
+        n = len(index)
+        u = np.frombuffer(us, dtype=np.int64)
+        v = np.frombuffer(vs, dtype=np.int64)
+        w = np.frombuffer(ws, dtype=np.float64)
+        # undirected: each edge both ways; repeated edges add up, as their weights did
+        adj = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))),
+                            shape=(n, n))
+        adj.sum_duplicates()
+        self._compile(adj)
         return self
 
-    def _compile(self) -> None:
-        self.nodes_ = list(self.graph_.nodes)
-        self.node_index_ = {n: i for i, n in enumerate(self.nodes_)}
-        P, self.dangling_ = transition_matrix(self.graph_, self.nodes_)
+    def _compile(self, adj: sp.csr_matrix) -> None:
+        self.adj_ = adj
+        self.degree_ = np.asarray(adj.sum(axis=1)).ravel()
+        P, self.dangling_ = _row_stochastic(adj)
         self.P_T_ = sp.csr_matrix(P.T)
         self.firm_rows_ = {n[5:]: i for i, n in enumerate(self.nodes_) if n.startswith("firm:")}
+        self.extra_: dict[str, dict[str, float]] = {}
+        self.extra_degree_: dict[str, float] = {}
 
     def add_firm(self, firm: dict, terms: Iterable[str] = ()) -> None:
         """Attach a new firm. The compiled matrix is not rebuilt: the new node's score is read
         from its neighbours (:meth:`neighbour_score`) until the next fit."""
         fn = _node_firm(firm["credit_code"])
-        self.graph_.add_node(fn)
+        edges: dict[str, float] = {}
         for ch in firm.get("chains") or []:
-            self.graph_.add_edge(fn, f"chain:{ch}", weight=1.0)
+            edges[f"chain:{ch}"] = 1.0
             for seg in firm.get("segments") or []:
-                self.graph_.add_edge(fn, f"seg:{ch}/{seg}", weight=1.0)
+                edges[f"seg:{ch}/{seg}"] = 1.0
         for t in terms:
-            self.graph_.add_edge(fn, f"term:{t}", weight=0.5)
+            edges[f"term:{t}"] = 0.5
+        known = self.extra_.setdefault(fn, {})
+        for nb, w in edges.items():
+            # an edge added again replaces its weight (as networkx's add_edge does)
+            self.extra_degree_[nb] = self.extra_degree_.get(nb, 0.0) + w - known.get(nb, 0.0)
+            known[nb] = w
+
+    def neighbours(self, node: str) -> dict[str, float]:
+        """Neighbour -> edge weight, later-added firms included."""
+        out: dict[str, float] = {}
+        i = self.node_index_.get(node)
+        if i is not None:
+            lo, hi = self.adj_.indptr[i], self.adj_.indptr[i + 1]
+            for j, w in zip(self.adj_.indices[lo:hi].tolist(), self.adj_.data[lo:hi].tolist()):
+                out[self.nodes_[j]] = w
+        for fn, edges in self.extra_.items():
+            if fn == node:
+                out.update(edges)
+            elif node in edges:
+                out[fn] = edges[node]
+        return out
+
+    def has_edge(self, u: str, v: str) -> bool:
+        i, j = self.node_index_.get(u), self.node_index_.get(v)
+        if i is not None and j is not None:
+            row = self.adj_.indices[self.adj_.indptr[i]:self.adj_.indptr[i + 1]]  # sorted
+            k = int(np.searchsorted(row, j))
+            if k < len(row) and row[k] == j:
+                return True
+        return v in self.extra_.get(u, {}) or u in self.extra_.get(v, {})
+
+    @property
+    def graph_(self) -> "_GraphView":
+        """Read-only networkx-like view (``node in g``, ``g[node]`` -> {neighbour: {"weight": w}},
+        ``g.has_edge``) for code that walks a firm's neighbourhood."""
+        return _GraphView(self)
+
+    def __contains__(self, node: str) -> bool:
+        return node in self.node_index_ or node in self.extra_ or node in self.extra_degree_
 
     # -- querying ------------------------------------------------------------------------
     def seed_vector(self, seeds: Mapping[str, float]) -> np.ndarray:
@@ -166,14 +251,14 @@ class ChainGraph:
     def neighbour_score(self, pr: np.ndarray, code: str) -> float:
         """Approximate PPR of a firm added after compiling: one step from its neighbours."""
         fn = _node_firm(code)
-        if fn not in self.graph_:
+        if fn not in self:
             return 0.0
         total = 0.0
-        for nb, data in self.graph_[fn].items():
+        for nb, w in self.neighbours(fn).items():
             j = self.node_index_.get(nb)
             if j is not None:
-                deg = self.graph_.degree(nb, weight="weight") or 1.0
-                total += self.alpha * pr[j] * data.get("weight", 1.0) / deg
+                deg = (self.degree_[j] + self.extra_degree_.get(nb, 0.0)) or 1.0
+                total += self.alpha * pr[j] * w / deg
         return total
 
     def firm_scores(self, pr: np.ndarray, codes: Sequence[str]) -> np.ndarray:
@@ -188,16 +273,53 @@ class ChainGraph:
         return np.array([self.firm_rows_.get(c, -1) for c in codes], dtype=np.int64)
 
     def path(self, seeds: Mapping[str, float], code: str, max_len: int = 4) -> list[str]:
-        """Shortest path from any seed node to the firm, as node names."""
+        """A shortest path from any seed node to the firm, as node names (breadth-first search
+        on the compiled adjacency; a firm added later is reached through its neighbours)."""
         fn = _node_firm(code)
+        if fn in self.node_index_:
+            targets = {fn: [fn]}
+        elif fn in self.extra_:
+            targets = {nb: [nb, fn] for nb in self.extra_[fn] if nb in self.node_index_}
+        else:
+            return []
         best: list[str] | None = None
         for node in seeds:
-            if node not in self.graph_ or fn not in self.graph_:
+            if node in self.extra_ and node != fn:
                 continue
-            try:
-                p = nx.shortest_path(self.graph_, node, fn)
-            except nx.NetworkXNoPath:
+            if node == fn:
+                return [fn]
+            s = self.node_index_.get(node)
+            if s is None:
                 continue
-            if len(p) <= max_len + 1 and (best is None or len(p) < len(best)):
-                best = p
+            _, pred = breadth_first_order(self.adj_, s, directed=False, return_predecessors=True)
+            for t, tail in targets.items():
+                j = self.node_index_[t]
+                if j != s and pred[j] < 0:
+                    continue
+                p = []
+                while j != s:
+                    p.append(self.nodes_[j])
+                    j = pred[j]
+                p = [node] + p[::-1] + tail[1:]
+                if len(p) <= max_len + 1 and (best is None or len(p) < len(best)):
+                    best = p
         return best or []
+
+
+class _GraphView:
+    __slots__ = ("g",)
+
+    def __init__(self, g: ChainGraph):
+        self.g = g
+
+    def __contains__(self, node) -> bool:
+        return node in self.g
+
+    def __getitem__(self, node) -> dict[str, dict[str, float]]:
+        return {nb: {"weight": w} for nb, w in self.g.neighbours(node).items()}
+
+    def has_edge(self, u, v) -> bool:
+        return self.g.has_edge(u, v)
+
+    def has_node(self, node) -> bool:
+        return node in self.g

@@ -580,15 +580,29 @@ class Matcher:
         tokens become integer ids as they come out of the tokenizer, and the whole-profile
         fields are sums and column slices of the base ones (all = name + 2 pt + seg + desc)."""
         ids = TokenIds()
-        tok = self.tokenizer_.tokenize
+        tk = self.tokenizer_
         flat = {b: array("i") for b in self._BASE_FIELDS}
         lengths = {b: array("q") for b in self._BASE_FIELDS}
         get = ids.__getitem__
+        # Counts do not depend on token order, and a text's tokens are its clauses' tokens:
+        # each distinct clause is tokenised and mapped to ids once (fit-time cache).
+        clause_ids: dict[str, array] = {}
         for f in self.firms_:
             for b, text in zip(self._BASE_FIELDS, self._firm_texts(f)):
-                toks = tok(text)
-                lengths[b].append(len(toks))
-                flat[b].extend(map(get, toks))
+                out = flat[b]
+                before = len(out)
+                parts = tk.clauses(text)
+                if parts is None:
+                    out.extend(map(get, tk.tokenize(text)))
+                else:
+                    for c in parts:
+                        a = clause_ids.get(c)
+                        if a is None:
+                            w, bg = tk.clause_tokens(c, cache=False)
+                            a = clause_ids[c] = array("i", map(get, w + bg))
+                        out += a
+                lengths[b].append(len(out) - before)
+        del clause_ids
         V = len(ids.tokens)
         counts = {}
         for b in self._BASE_FIELDS:

@@ -166,22 +166,35 @@ class Tokenizer:
                     bigrams.append(BIGRAM_PREFIX + bg)
         return tuple(map(sys.intern, words)), tuple(map(sys.intern, bigrams))
 
-    def tokenize(self, text: str) -> list[str]:
-        """Words of the whole text, then its character bigrams (each prefixed with ``#``)."""
+    @staticmethod
+    def clauses(text) -> list[str] | None:
+        """The raw clauses whose tokens, concatenated (all words, then all bigrams), are the
+        text's tokens; None when the text must be tokenised whole."""
         if text is None:
             return []
         if not isinstance(text, str):
             text = str(text)
         if _COMBINING.search(text):
+            return None
+        return [c for c in _CLAUSE_SEP.split(text) if c]
+
+    def clause_tokens(self, clause: str, cache: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(words, bigrams) of one clause (memoised unless ``cache`` is false: a caller that
+        keeps its own per-clause results need not fill the shared cache)."""
+        return self._clause(clause) if cache else self._tokenize_clause(clause)
+
+    def tokenize(self, text: str) -> list[str]:
+        """Words of the whole text, then its character bigrams (each prefixed with ``#``)."""
+        parts = self.clauses(text)
+        if parts is None:
             words, bigrams = self._tokenize_clause(text)
             return [*words, *bigrams]
         words: list[str] = []
         bigrams: list[str] = []
-        for clause in _CLAUSE_SEP.split(text):
-            if clause:
-                w, b = self._clause(clause)
-                words += w
-                bigrams += b
+        for clause in parts:
+            w, b = self._clause(clause)
+            words += w
+            bigrams += b
         words += bigrams
         return words
 

@@ -38,7 +38,7 @@ def test_chain_graph_relations_carry_rank_and_competition_does_not():
     s = dict(zip("LABC", g.firm_scores(pr, list("LABC"))))
     assert s["A"] > s["B"] > s["C"]
     assert s["C"] == 0.0  # 竞争 adds no edge, and 生物医药 is not reachable
-    assert not g.graph_.has_edge("firm:C", "firm:L")
+    assert not g.has_edge("firm:C", "firm:L") and g.has_edge("firm:A", "firm:L")
 
 
 def test_new_firm_scored_from_neighbours_and_path():
