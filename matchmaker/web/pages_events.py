@@ -56,6 +56,23 @@ def _write(request: Request, fn, *args, **kwargs):
         return fn(wdb, *args, **kwargs)
 
 
+async def _act(request: Request, fn, *args, status: int = 409, **kwargs):
+    """The one shape of every workspace action: the events.py call in its own write
+    transaction on a worker thread (a waiting writer never holds up the event loop), its
+    refusal (UserError) shown to the organizer with `status`."""
+    try:
+        return await run_in_threadpool(_write, request, fn, *args, **kwargs)
+    except WebError:
+        raise
+    except UserError as exc:
+        raise WebError(exc.message, status)
+
+
+def _done(request: Request, message: str, url: str):
+    flash(request, message)
+    return redirect(url)
+
+
 # --- list and create ----------------------------------------------------------------------
 
 
@@ -94,15 +111,14 @@ async def event_list(request: Request):
         values, errors = _event_from_form(form)
         if not errors:
             try:
-                eid = _write(request, _events_module().create_event, name=values["name"],
-                             date=values["date"], start=values["start"], slots=values["slots"],
-                             slot_minutes=values["slot_minutes"], tables=values["tables"],
-                             venue=values["venue"] or None)
-            except UserError as exc:
+                eid = await _act(request, _events_module().create_event, name=values["name"],
+                                 date=values["date"], start=values["start"], slots=values["slots"],
+                                 slot_minutes=values["slot_minutes"], tables=values["tables"],
+                                 venue=values["venue"] or None)
+            except WebError as exc:  # shown beside the form, not as an error page
                 errors["form"] = exc.message
             else:
-                flash(request, "活动已创建，请邀请参会企业。")
-                return redirect(f"/events/{eid}")
+                return _done(request, "活动已创建，请邀请参会企业。", f"/events/{eid}")
         ctx = {"errors": errors, "values": values}
     events = rows(db, "SELECT e.*, (SELECT COUNT(*) FROM participants p WHERE p.event_id = e.id) AS firms, "
                       "(SELECT COUNT(*) FROM meetings m WHERE m.event_id = e.id) AS meetings "
@@ -234,12 +250,9 @@ async def event_invite(request: Request):
     codes = await run_in_threadpool(_firms_for_invite, request, db_of(request), event, form)
     if not codes:
         raise WebError("没有符合条件的企业可邀请。", 422)
-    try:
-        invited = _write(request, _events_module().invite, event["id"], codes)
-    except UserError as exc:
-        raise WebError(exc.message, 422)
-    flash(request, f"已邀请 {len(invited) if invited is not None else len(codes)} 家企业。")
-    return redirect(f"/events/{event['id']}?tab=firms")
+    invited = await _act(request, _events_module().invite, event["id"], codes, status=422)
+    return _done(request, f"已邀请 {len(invited) if invited is not None else len(codes)} 家企业。",
+                 f"/events/{event['id']}?tab=firms")
 
 
 @endpoint("organizer")
@@ -272,8 +285,8 @@ async def event_pair(request: Request):
     except ValueError as exc:  # the solver refused an inconsistent problem (e.g. a stale lock)
         raise WebError(f"排期条件相互矛盾，请检查锁定的洽谈和桌位分配后重试。（{exc}）", 409)
     n = scalar(db, "SELECT COUNT(*) FROM meetings WHERE event_id = ?", [event["id"]])
-    flash(request, f"配对完成：共安排 {n} 场洽谈。请审核后锁定或调整，再发布。")
-    return redirect(f"/events/{event['id']}")
+    return _done(request, f"配对完成：共安排 {n} 场洽谈。请审核后锁定或调整，再发布。",
+                 f"/events/{event['id']}")
 
 
 @endpoint("organizer")
@@ -281,12 +294,9 @@ async def event_open(request: Request):
     """draft -> open: invited SMEs may send meeting requests for this event."""
     db = db_of(request)
     event = _event_or_404(db, request)
-    try:
-        _write(request, _events_module().open_requests, event["id"])
-    except UserError as exc:
-        raise WebError(exc.message, 409)
-    flash(request, "已开放对接申请：受邀中小企业可就本场活动提交对接申请。")
-    return redirect(f"/events/{event['id']}")
+    await _act(request, _events_module().open_requests, event["id"])
+    return _done(request, "已开放对接申请：受邀中小企业可就本场活动提交对接申请。",
+                 f"/events/{event['id']}")
 
 
 def _int_list(raw: str, what: str) -> list[int]:
@@ -304,39 +314,31 @@ async def event_constraints(request: Request):
     form = await auth.read_form(request)
     kind = str(form.get("kind", ""))
     events = _events_module()
-    try:
-        if kind == "must_meet":
-            _write(request, events.add_must_meet, event["id"], str(form.get("leader", "")),
-                   str(form.get("sme", "")))
-            message = "已设为必见：配对时优先安排。"
-        elif kind == "unavailable":
-            slots = _int_list(str(form.get("slots", "")), "轮次")
-            _write(request, events.set_unavailable, event["id"], str(form.get("firm", "")), slots)
-            message = "已更新不可参加的轮次。"
-        elif kind == "tables":
-            tables = _int_list(str(form.get("tables", "")), "桌号")
-            _write(request, events.set_leader_tables, event["id"], str(form.get("leader", "")), tables)
-            message = "已更新链主企业的洽谈桌。"
-        else:
-            raise WebError("未知的操作。", 422)
-    except WebError:
-        raise
-    except UserError as exc:
-        raise WebError(exc.message, 422)
-    flash(request, message)
-    return redirect(f"/events/{event['id']}?tab=firms")
+    if kind == "must_meet":
+        await _act(request, events.add_must_meet, event["id"], str(form.get("leader", "")),
+                   str(form.get("sme", "")), status=422)
+        message = "已设为必见：配对时优先安排。"
+    elif kind == "unavailable":
+        slots = _int_list(str(form.get("slots", "")), "轮次")
+        await _act(request, events.set_unavailable, event["id"], str(form.get("firm", "")), slots,
+                   status=422)
+        message = "已更新不可参加的轮次。"
+    elif kind == "tables":
+        tables = _int_list(str(form.get("tables", "")), "桌号")
+        await _act(request, events.set_leader_tables, event["id"], str(form.get("leader", "")),
+                   tables, status=422)
+        message = "已更新链主企业的洽谈桌。"
+    else:
+        raise WebError("未知的操作。", 422)
+    return _done(request, message, f"/events/{event['id']}?tab=firms")
 
 
 @endpoint("organizer")
 async def event_publish(request: Request):
     db = db_of(request)
     event = _event_or_404(db, request)
-    try:
-        _write(request, _events_module().publish, event["id"])
-    except UserError as exc:
-        raise WebError(exc.message, 409)
-    flash(request, "日程已发布，参会企业可在“活动日程”中查看。")
-    return redirect(f"/events/{event['id']}")
+    await _act(request, _events_module().publish, event["id"])
+    return _done(request, "日程已发布，参会企业可在“活动日程”中查看。", f"/events/{event['id']}")
 
 
 def _meeting_or_404(db, event: dict, request: Request) -> dict:
@@ -352,15 +354,12 @@ async def meeting_lock(request: Request):
     db = db_of(request)
     event = _event_or_404(db, request)
     m = _meeting_or_404(db, event, request)
-    try:
-        _write(request, _events_module().lock_meeting, m["id"], not m["locked"])
-    except UserError as exc:
-        raise WebError(exc.message, 409)
+    await _act(request, _events_module().lock_meeting, m["id"], not m["locked"])
     if is_htmx(request):
         m = row(db, "SELECT * FROM meetings WHERE id = ?", [m["id"]])
         return render(request, "events/_lock_button.html", {"event": event, "m": m})
-    flash(request, "已锁定该场洽谈。" if not m["locked"] else "已解除锁定。")
-    return redirect(f"/events/{event['id']}")
+    return _done(request, "已锁定该场洽谈。" if not m["locked"] else "已解除锁定。",
+                 f"/events/{event['id']}")
 
 
 @endpoint("organizer")
@@ -376,12 +375,8 @@ async def meeting_move(request: Request):
         raise WebError("请填写目标轮次和桌号。", 422)
     if not (1 <= slot <= event["slots"] and 1 <= table <= event["tables"]):
         raise WebError(f"轮次应在 1–{event['slots']}，桌号应在 1–{event['tables']}。", 422)
-    try:
-        _write(request, _events_module().move_meeting, m["id"], slot, table)
-    except UserError as exc:
-        raise WebError(exc.message, 409)
-    flash(request, f"已调整至第{slot}轮 {table}号桌。")
-    return redirect(f"/events/{event['id']}")
+    await _act(request, _events_module().move_meeting, m["id"], slot, table)
+    return _done(request, f"已调整至第{slot}轮 {table}号桌。", f"/events/{event['id']}")
 
 
 def outcome_fields(result, amount, note) -> tuple[dict, dict]:
@@ -423,8 +418,7 @@ async def meeting_outcome(request: Request):
     if errors:
         raise WebError(next(iter(errors.values())), 422)
     await run_in_threadpool(save_outcome, request, m, values, auth.current_user(request))
-    flash(request, "对接结果已记录。")
-    return redirect(f"/events/{event['id']}?tab=outcomes")
+    return _done(request, "对接结果已记录。", f"/events/{event['id']}?tab=outcomes")
 
 
 @endpoint("organizer")
@@ -439,19 +433,11 @@ async def event_checkin(request: Request):
                    [event["id"], code]):
             raise not_found("参会企业")
         events = _events_module()
-        try:
-            if action == "checkin":
-                _write(request, events.check_in, event["id"], code)
-            elif action == "noshow":
-                _write(request, events.mark_no_show, event["id"], code)
-            elif action == "undo":
-                _write(request, events.undo_check_in, event["id"], code)
-            else:
-                raise WebError("未知的操作。", 422)
-        except UserError as exc:
-            if isinstance(exc, WebError):
-                raise
-            raise WebError(exc.message, 409)
+        actions = {"checkin": events.check_in, "noshow": events.mark_no_show,
+                   "undo": events.undo_check_in}
+        if action not in actions:
+            raise WebError("未知的操作。", 422)
+        await _act(request, actions[action], event["id"], code)
         if is_htmx(request):
             p = row(db, "SELECT p.*, f.name, f.role AS firm_role FROM participants p JOIN firms f "
                         "ON f.credit_code = p.credit_code WHERE p.event_id = ? AND p.credit_code = ?",
@@ -485,9 +471,8 @@ async def event_repair(request: Request):
     except UserError as exc:
         raise WebError(exc.message, 409)
     st = out.get("stats") or {}
-    flash(request, f"补位完成：从第{st.get('from_slot', '')}轮起释放 {st.get('cancelled', 0)} 场，"
-                   f"新安排 {st.get('repaired', 0)} 场。")
-    return redirect(f"/events/{event['id']}")
+    return _done(request, f"补位完成：从第{st.get('from_slot', '')}轮起释放 {st.get('cancelled', 0)} 场，"
+                          f"新安排 {st.get('repaired', 0)} 场。", f"/events/{event['id']}")
 
 
 @endpoint("organizer")
