@@ -205,3 +205,39 @@ def test_rankings_and_edits_at_once_stay_consistent(tmp_path):
         fresh = [(m.demand_id, round(m.score, 6)) for m in matching.model.rank_demands(c, top=5)]
         assert [(m["demand_id"], round(m["score"], 6)) for m in matching.rank_demands(c, top=5)] == fresh
     store.close()
+
+
+def test_explain_gives_the_ranked_pair_and_expires_with_an_edit(tmp_path):
+    sample = build_sample(tmp_path / "m.db")
+    store = Store(sample.path)
+    matching = Matching(store).load(warm=False)
+    a, sme_a, sme_c = sample.demands["a_open"], sample.firms["sme_a"], sample.firms["sme_c"]
+    ranked = {m["credit_code"]: m for m in matching.rank_smes(a, top=10)}
+    pair = matching.explain(a, sme_a)
+    assert pair["demand_id"] == a and pair["credit_code"] == sme_a
+    assert abs(pair["score"] - ranked[sme_a]["score"]) < 1e-9 and pair["reasons"]["terms"]
+    # a pair outside any cached ranking comes from the Matcher and is kept
+    matching._cache.clear()
+    far = matching.explain(a, sme_c)
+    assert far is not None and ("pair", a, sme_c) in matching._cache
+    assert far["score"] < pair["score"]
+    assert matching.explain("NOPE", sme_a) is None and matching.explain(a, "000") is None
+    # an edit of either side expires it
+    demand = dbmod.get_demand(store.db(), a)
+    demand["description"] += "，兼顾碳纤维复合材料外壳"
+    matching.update_demand(demand)
+    assert ("pair", a, sme_c) not in matching._cache
+    store.close()
+
+
+def test_warming_also_ranks_the_demands_of_smes_that_can_sign_in(tmp_path):
+    sample = build_sample(tmp_path / "m.db")
+    store = Store(sample.path)
+    matching = Matching(store).load(warm=False)
+    matching.warm()
+    with_accounts = {u["firm"] for u in sample.users.values() if u["role"] == "sme"}
+    assert with_accounts and {("demands", c) for c in with_accounts} <= set(matching._cache)
+    for code in with_accounts:
+        fresh = [m.demand_id for m in matching.model.rank_demands(code, top=10)]
+        assert [m["demand_id"] for m in matching.rank_demands(code, top=10)] == fresh
+    store.close()

@@ -288,6 +288,30 @@ def test_chain_map_marks_a_segment_with_demand_but_no_local_smes_as_a_gap(env):
     assert 'data-testid="gap-row"' in page
 
 
+def test_chain_map_is_computed_once_per_version_of_the_data(env):
+    """A repeat view of a chain map renders the kept layout; an SME's profile edit expires
+    it, and the map then shows the firm in its new district."""
+    sample, app, client = env
+    key = ("chain_map", "智能家电")
+    as_user(client, sample, "organizer")
+    first = client.get("/chains/智能家电").text
+    kept = app.state.page_cache[key]
+    assert client.get("/chains/智能家电").text == first
+    assert client.get("/chains/智能家电/map.svg").status_code == 200
+    assert app.state.page_cache[key] is kept  # not recomputed
+    csrf = as_user(client, sample, "outsider")  # sme_d, 苏州: not local to the chain map until it moves
+    firm = dbmod.get_firm(dbmod.connect(sample.path), sample.firms["sme_d"])
+    resp = client.post("/profile", data={"district": "城阳区", "chains": "智能家电", "segments": "",
+                                         "products": firm["products"], "technologies": firm["technologies"],
+                                         "description": firm["description"], "csrf_token": csrf},
+                       follow_redirects=False)
+    assert resp.status_code == 303
+    as_user(client, sample, "organizer")
+    assert client.get("/chains/智能家电").status_code == 200
+    assert app.state.page_cache[key] is not kept
+    assert app.state.page_cache[key][1][0]["local_sme_count"] == kept[1][0]["local_sme_count"] + 1
+
+
 def test_organizer_imports_firms_with_errors_reported(env):
     sample, app, client = env
     csrf = as_user(client, sample, "organizer")

@@ -229,9 +229,8 @@ class Matching:
                                   if m.get("demand_id") == demand_id), None)
                 except (KeyError, ValueError):
                     found = None
-        if found is not None:
-            found.setdefault("demand_id", demand_id)
-            found.setdefault("credit_code", code)
+        if found is not None:  # a ranked item names only its own side
+            found.update(demand_id=demand_id, credit_code=code)
         with self._lock:
             if self._model is model and self._pair_version(demand_id, code) == version:
                 if len(self._cache) >= self.CACHE_SIZE:
@@ -339,6 +338,18 @@ class Matching:
         with self._rw.read():
             model.rank_demands(smes[0], top=1)
 
+    MAX_WARM_SMES = 2000
+
+    def _sme_accounts(self) -> list[str]:
+        """SMEs with an active account, most recently signed-up first."""
+        try:
+            found = self.store.db().execute(
+                "SELECT firm FROM users WHERE role = 'sme' AND active = 1 AND firm IS NOT NULL "
+                "GROUP BY firm ORDER BY MAX(id) DESC LIMIT ?", [self.MAX_WARM_SMES]).fetchall()
+        except Exception:  # no users table yet (tools that only fit): nothing to warm
+            return []
+        return [r[0] for r in found]
+
     def warm(self) -> int:
         """Rank every demand once, so its state (query vectors, graph scores) is computed and
         its SME list cached before anyone asks. Two phases: first the states of all demands
@@ -360,6 +371,16 @@ class Matching:
             except KeyError:  # a demand removed meanwhile: phase two still warms the rest
                 pass
             log.info("demand states warmed in %.1f s", time.perf_counter() - started)
+            # the demand lists of SMEs that can sign in (~30 ms each): their first
+            # /recommended is then a cache hit, even when a room of them opens it at once
+            for code in self._sme_accounts():
+                if self.model is not model:
+                    return done
+                try:
+                    self._ranked("demands", code, self.CACHE_DEPTH["demands"])
+                except KeyError:  # a firm not in this model (added meanwhile)
+                    continue
+                time.sleep(0.002)
             for did in ids:
                 if self.model is not model:
                     return done
