@@ -86,6 +86,28 @@ def keep_columns(mat: sp.csr_matrix, new_col: np.ndarray, n_cols: int) -> sp.csr
     return out
 
 
+def _postings_scores(queries: sp.csr_matrix, post: sp.csr_matrix) -> np.ndarray:
+    """Dense (n_queries, n_docs) float32 ``queries @ post`` for a term x doc ``post``: the
+    query terms' postings gathered and summed by ``np.bincount`` (a sparse x sparse product
+    builds a sparse result first, 3x slower for one query over 200k documents)."""
+    queries = sp.csr_matrix(queries)
+    n = post.shape[1]
+    out = np.zeros((queries.shape[0], n), dtype=np.float32)
+    for r in range(queries.shape[0]):
+        lo, hi = queries.indptr[r], queries.indptr[r + 1]
+        terms, weights = queries.indices[lo:hi], queries.data[lo:hi]
+        starts = post.indptr[terms].astype(np.int64)
+        lens = post.indptr[terms + 1] - starts
+        total = int(lens.sum())
+        if total == 0:
+            continue
+        # positions of every posting of every query term, without a Python loop
+        offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
+        vals = np.repeat(weights, lens) * post.data[offsets]
+        out[r] = np.bincount(post.indices[offsets], weights=vals, minlength=n)
+    return out
+
+
 def _vectorizer(min_df=1, max_df=1.0) -> TfidfVectorizer:
     # analyzer=identity: documents arrive as token lists, nothing is re-tokenised.
     return TfidfVectorizer(analyzer=identity, lowercase=False, sublinear_tf=True,
@@ -198,7 +220,7 @@ class FieldIndex:
         return q
 
     def bm25_scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
-        return (queries @ self.bm25_postings_[field]).toarray().astype(np.float32, copy=False)
+        return _postings_scores(queries, self.bm25_postings_[field])
 
     @property
     def n_docs(self) -> int:
@@ -249,7 +271,7 @@ class FieldIndex:
         """Dense (n_queries, n_docs) cosine scores."""
         post = getattr(self, "postings_", {}).get(field)
         if post is not None:
-            return (queries @ post).toarray().astype(np.float32, copy=False)
+            return _postings_scores(queries, post)
         return np.asarray((queries @ self.matrices_[field].T).todense(), dtype=np.float32)
 
     def feature_names(self, field: str) -> np.ndarray:

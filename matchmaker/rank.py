@@ -977,11 +977,19 @@ class Matcher:
         n = len(self.firms_)
         k = min(self.candidates, n)
         pools = []
-        for qname in ("all", "syn", "prf", "bm25") if self.use_text else ():
-            s = (idx.bm25_scores("all", st["q"][qname]) if qname == "bm25"
-                 else idx.scores("all", st["q"][qname])).ravel()
-            s = np.where(self.is_sme_, s, -1.0)
-            pools.append(np.argpartition(-s, k - 1)[:k][s[np.argpartition(-s, k - 1)[:k]] > 0])
+        # the text pools depend on the demand and the index only: kept in the state until
+        # update_firm changes the index
+        text_pools = st.get("_text_pools")
+        if text_pools is None:
+            text_pools = []
+            for qname in ("all", "syn", "prf", "bm25") if self.use_text else ():
+                s = (idx.bm25_scores("all", st["q"][qname]) if qname == "bm25"
+                     else idx.scores("all", st["q"][qname])).ravel()
+                s = np.where(self.is_sme_, s, -1.0)
+                top = np.argpartition(-s, k - 1)[:k]
+                text_pools.append(top[s[top] > 0])
+            st["_text_pools"] = text_pools
+        pools.extend(text_pools)
         for vec in (st["ppr"], st["cf"], st["two_hop"], st["supsim"]) if self.use_graph else ():
             pools.append(vec.top(k, self.is_sme_))
         if st["prof"].any():
@@ -1188,6 +1196,9 @@ class Matcher:
             grow = 0
         self.name_to_code_[rec.get("name", "")] = rec["credit_code"]
         self._refresh_firm_arrays()
+        for st in self._dstate:
+            if st is not None:
+                st.pop("_text_pools", None)  # candidates by text change with the index
         if grow:
             n = len(self.firms_)
             self.supply_ = sp.csr_matrix(sp.vstack([sp.hstack([self.supply_, sp.csr_matrix((n - 1, 1))]),
