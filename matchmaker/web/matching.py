@@ -27,6 +27,26 @@ def _as_dict(match) -> dict:
             if hasattr(match, k)}
 
 
+def _prepare(model) -> None:
+    """Compute every demand's state (query vectors, graph scores) and the firm direction's
+    stack of them on a model no reader sees yet (after a fit, before it is served): a few
+    seconds there instead of in the first request that ranks demands for an SME."""
+    if model is None or not hasattr(model, "explain"):
+        return
+    started = time.perf_counter()
+    try:
+        smes = model.sme_codes() if hasattr(model, "sme_codes") else []
+        if not smes:
+            return
+        for did in model.demand_ids():
+            model.explain(did, smes[0])
+        model.rank_demands(smes[0], top=1)
+    except Exception:  # an optimisation: the model still serves, computing states when asked
+        log.exception("preparing the demand states failed")
+        return
+    log.info("demand states prepared in %.1f s", time.perf_counter() - started)
+
+
 def _fit(db):
     """A fitted Matcher over the database's records (service.build_matcher)."""
     firms, demands, relations = (dbmod.fetch_firms(db), dbmod.fetch_demands(db),
@@ -123,6 +143,8 @@ class Matching:
     def load(self, warm: bool = True) -> "Matching":
         try:
             model = _fit(self.store.db())
+            if warm:
+                _prepare(model)
         except Exception:  # the pages still work, without rankings, until a refit succeeds
             log.exception("fitting the matcher failed; serving without rankings")
             model = None
@@ -300,6 +322,7 @@ class Matching:
             swapped = False
             try:
                 model = _fit(self.store.db())
+                _prepare(model)  # the old model answers meanwhile
                 with self._lock:
                     # edits saved while fitting may predate the fit's snapshot: replay them
                     # (the new model is not yet visible to any reader)
