@@ -6,9 +6,13 @@
 
 For every judged set (handwritten-dev, ickg-industry, ickg-supply under ../shared/bench) the
 Matcher generates its candidates per demand and computes pair features; a logistic regression
-over standardised features learns the blend (grade 2 counts twice grade 1). The figures
-reported are cross-validated: GroupKFold over demands, so a demand is always ranked by weights
-that never saw its judgments. Writes matchmaker/model/weights.json.
+over standardised features learns the blend (grade 2 counts twice grade 1), one per demand
+kind; per kind, the model (pointwise, or pairwise: which of two firms of a demand is better)
+and its regularisation C are chosen by cross-validation. The figures reported are
+cross-validated: GroupKFold over demands, so a demand is always ranked by weights that never
+saw its judgments; "split A->B" fits on one half of each set's demands (stratified by
+difficulty) and measures on the other. Ablation blends (text only, graph only) are fitted on
+the same rows. Writes matchmaker/model/weights.json.
 """
 from __future__ import annotations
 
@@ -83,39 +87,97 @@ def collect(name: str, path: Path, taxonomy=None):
     return m, rows, qrels, fit_s
 
 
-def c_for(C, kind) -> float:
-    """The regularisation of one demand kind's blend (C: a number, or {kind: number})."""
-    return float(C.get(kind, C.get("default", 1.0))) if isinstance(C, dict) else float(C)
+def c_for(C, kind):
+    """(model, C) of one demand kind's blend. C: a number (the model is MODEL), or
+    {kind: [model, C]} as chosen by choose_C."""
+    if isinstance(C, dict):
+        spec = C.get(kind, C.get("default", [MODEL, 1.0]))
+        return (spec[0], float(spec[1])) if isinstance(spec, (list, tuple)) else (MODEL, float(spec))
+    return MODEL, float(C)
 
 
-def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0, 3.0)) -> dict:
-    """Per demand kind, the C whose cross-validated (GroupKFold over demands) nDCG@10 is best:
-    a detailed technical demand has few judged demands and many features and wants a stronger
-    prior than the 548 short industry calls."""
-    out = {"default": 1.0}
+def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise", "pairwise")) -> dict:
+    """Per demand kind, the model and C whose cross-validated (GroupKFold over demands)
+    nDCG@10 is best: a detailed technical demand has few judged demands, a few relevant firms
+    each and many features (a strong prior, firm pairs); 548 short industry calls with many
+    relevant firms each are another matter."""
+    out = {"default": ["pointwise", 1.0]}
     kinds = sorted({r[6] for r in rows})
     for kind in kinds:
         sub = [r for r in rows if r[6] == kind]
         best = None
-        for c in grid:
-            cv, _ = cv_scores(sub, c)
-            per = evaluate(sub, cv, qrels_by_set)
-            vals = [v for per_set in per.values() for v in per_set.values()]
-            m = float(np.mean(vals)) if vals else 0.0
-            print(f"  C {kind:9s} {c:<5} cv nDCG@10 {m:.4f}")
-            if best is None or m > best[0] + 1e-9:
-                best = (m, c)
+        for model in models:
+            for c in grid:
+                cv, _ = cv_scores(sub, {kind: [model, c]})
+                per = evaluate(sub, cv, qrels_by_set)
+                vals = [v for per_set in per.values() for v in per_set.values()]
+                m = float(np.mean(vals)) if vals else 0.0
+                print(f"  {kind:9s} {model:9s} C {c:<5} cv nDCG@10 {m:.4f}", flush=True)
+                if best is None or m > best[0] + 1e-9:
+                    best = (m, [model, c])
         out[kind] = best[1]
     return out
 
 
-def fit_lr(X, y, w, C):
+# "pairwise" (default): the blend learns which of two firms of the same demand is the better
+# one (grade 2 over 1 over 0), which is what a ranking needs; a logistic calibration on top,
+# with the demand-level columns (q_*), keeps scores comparable across demands (the firm
+# direction ranks one firm's demands by them). "pointwise": plain logistic regression.
+MODEL = "pairwise"
+PAIRS_PER_FIRM = 40
+
+
+def fit_lr(X, y, w, C, grade=None, groups=None):
+    model, C = C if isinstance(C, tuple) else (MODEL, C)
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
+    Z = (X - mean) / scale
+    if model == "pairwise" and grade is not None and groups is not None:
+        return fit_pairwise(Z, grade, groups, w, C, mean, scale)
     lr = LogisticRegression(C=C, max_iter=2000)
-    lr.fit((X - mean) / scale, y, sample_weight=w)
+    lr.fit(Z, y, sample_weight=w)
     return {"mean": mean, "scale": scale, "coef": lr.coef_[0], "intercept": float(lr.intercept_[0])}
+
+
+def fit_pairwise(Z, grade, groups, w, C, mean, scale, seed=0):
+    """RankNet-style logistic regression on feature differences of (better, worse) firm pairs
+    of one demand, then a logistic calibration of its score with the demand-level columns."""
+    rng = np.random.default_rng(seed)
+    diffs, weights = [], []
+    order = np.argsort(groups, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, groups[order][1:] != groups[order][:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        ii = order[a:b]
+        g = grade[ii]
+        pos = ii[g > 0]
+        if not len(pos):
+            continue
+        q_weight = w[ii].sum()  # the demand's share of the training weight
+        for p in pos:
+            lower = ii[g < grade[p]]
+            if len(lower) > PAIRS_PER_FIRM:
+                lower = rng.choice(lower, PAIRS_PER_FIRM, replace=False)
+            gain = (2.0 ** grade[p] - 2.0 ** grade[lower]) / 3.0
+            diffs.append(Z[p] - Z[lower])
+            weights.append(q_weight * gain / len(lower) / len(pos))
+    qcols = np.array([f.startswith("q_") for f in FEATURES])
+    coef = np.zeros(Z.shape[1])
+    if diffs:
+        D = np.vstack(diffs)
+        W = np.concatenate(weights)
+        lr = LogisticRegression(C=C, max_iter=3000, fit_intercept=False)
+        lr.fit(np.vstack([D, -D]), np.r_[np.ones(len(D)), np.zeros(len(D))], sample_weight=np.r_[W, W])
+        coef = lr.coef_[0].copy()
+    coef[qcols] = 0.0
+    y = (grade > 0).astype(int)
+    cal_X = np.column_stack([Z @ coef, Z[:, qcols]])
+    if len(np.unique(y)) < 2:
+        return {"mean": mean, "scale": scale, "coef": coef, "intercept": 0.0}
+    cal = LogisticRegression(C=1.0, max_iter=2000).fit(cal_X, y, sample_weight=w)
+    out = coef * cal.coef_[0][0]
+    out[qcols] = cal.coef_[0][1:]
+    return {"mean": mean, "scale": scale, "coef": out, "intercept": float(cal.intercept_[0])}
 
 
 def score(model, X):
@@ -170,14 +232,14 @@ def cv_scores(rows, C, folds=5, seed=0):
         n_groups = len(set(groups[sel]))
         k = min(folds, n_groups)
         if k < 2:
-            model = fit_lr(X[sel], y[sel], w[sel], c_for(C, kind))
+            model = fit_lr(X[sel], y[sel], w[sel], c_for(C, kind), grade[sel], groups[sel])
             scores[sel] = score(model, X[sel])
             models.append((model, set(groups[sel])))
             continue
         # GroupKFold keeps each demand whole in one fold
         for tr, te in GroupKFold(n_splits=k).split(X[sel], y[sel], groups[sel]):
             tr, te = sel[tr], sel[te]
-            model = fit_lr(X[tr], y[tr], w[tr], c_for(C, kind))
+            model = fit_lr(X[tr], y[tr], w[tr], c_for(C, kind), grade[tr], groups[tr])
             scores[te] = score(model, X[te])
             models.append((model, set(groups[te])))
     return scores, models
@@ -197,12 +259,13 @@ def fit_profiles(rows, C, off=()):
     X = without(X, off)
     w = sample_weights(rows, grade)
     kinds = np.array([r[6] for r in rows])
+    groups = np.array([f"{r[0]}|{r[1]}" for r in rows])
     profiles = {}
     for kind in np.unique(kinds):
         sel = kinds == kind
         if y[sel].sum() == 0:
             continue
-        profiles[str(kind)] = fit_lr(X[sel], y[sel], w[sel], c_for(C, kind))
+        profiles[str(kind)] = fit_lr(X[sel], y[sel], w[sel], c_for(C, kind), grade[sel], groups[sel])
     return profiles
 
 
@@ -277,15 +340,20 @@ def firm_direction(matcher, qrels, model_for_demand):  # noqa: C901
 
 
 def main(argv=None):
+    global MODEL
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-write", action="store_true", help="report only, keep the stored weights")
     ap.add_argument("--C", default="auto",
                     help="inverse regularisation strength, or 'auto': per demand kind, the best "
                          "cross-validated value of a small grid")
     ap.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
+    ap.add_argument("--model", choices=["pairwise", "pointwise"], default="pairwise",
+                    help="with a numeric --C: blends learnt from firm pairs of a demand (default) or "
+                         "from single firms; --C auto chooses per demand kind")
     ap.add_argument("--out", default=str(WEIGHTS_PATH))
     ap.add_argument("--dump", help="also pickle the feature rows to this file (for experiments)")
     args = ap.parse_args(argv)
+    MODEL = args.model
 
     try:
         from matchmaker.taxonomy import load_taxonomy
@@ -315,9 +383,9 @@ def main(argv=None):
 
     if args.C == "auto":
         args.C = choose_C(rows, qrels_by_set)
-        print("C per demand kind:", args.C)
+        print("model and C per demand kind:", args.C)
     else:
-        args.C = float(args.C)
+        args.C = {"default": [MODEL, float(args.C)]}
     split = split_check(rows, qrels_by_set, difficulty, args.C)
     cv, models = cv_scores(rows, args.C)
     X, grade, y = arrays(rows)
