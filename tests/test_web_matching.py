@@ -219,14 +219,14 @@ def test_explain_gives_the_ranked_pair_and_expires_with_an_edit(tmp_path):
     # a pair outside any cached ranking comes from the Matcher and is kept
     matching._cache.clear()
     far = matching.explain(a, sme_c)
-    assert far is not None and ("pair", a, sme_c) in matching._cache
+    assert far is not None and (a, sme_c) in matching._pairs
     assert far["score"] < pair["score"]
     assert matching.explain("NOPE", sme_a) is None and matching.explain(a, "000") is None
     # an edit of either side expires it
     demand = dbmod.get_demand(store.db(), a)
     demand["description"] += "，兼顾碳纤维复合材料外壳"
     matching.update_demand(demand)
-    assert ("pair", a, sme_c) not in matching._cache
+    assert (a, sme_c) not in matching._pairs
     store.close()
 
 

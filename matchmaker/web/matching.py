@@ -137,6 +137,9 @@ class Matching:
         self._key_version: dict[tuple, int] = {}
         self._cache: dict[tuple, tuple[tuple, int, list[dict] | dict | None]] = {}
         self._data_edits = 0  # see data_version()
+        # one pair's explanation, apart from the rankings so that many pairs never push
+        # the rankings out; every edit expires them all (see _pair_version)
+        self._pairs: dict[tuple, tuple[tuple, dict | None]] = {}
         self.ready = threading.Event()
         self.warmed = threading.Event()
 
@@ -230,15 +233,15 @@ class Matching:
         """Score and reasons of one (demand, SME) pair without ranking anything deep: from a
         cached ranking that holds the pair, else `Matcher.explain`, cached with the same
         versioning as the rankings. None when either side is unknown (or no model yet)."""
-        key = ("pair", demand_id, code)
+        key = (demand_id, code)
         with self._lock:
             model = self._model
             if model is None:
                 return None
             version = self._pair_version(demand_id, code)
-            hit = self._cache.get(key)
+            hit = self._pairs.get(key)
             if hit and hit[0] == version:
-                return None if hit[2] is None else dict(hit[2])
+                return None if hit[1] is None else dict(hit[1])
             found = self._cached_pair(demand_id, code)
         if found is None:
             if hasattr(model, "explain"):
@@ -255,9 +258,9 @@ class Matching:
             found.update(demand_id=demand_id, credit_code=code)
         with self._lock:
             if self._model is model and self._pair_version(demand_id, code) == version:
-                if len(self._cache) >= self.CACHE_SIZE:
-                    self._cache.clear()
-                self._cache[key] = (version, 1, found)
+                if len(self._pairs) >= self.CACHE_SIZE:
+                    self._pairs.clear()
+                self._pairs[key] = (version, found)
         return None if found is None else dict(found)
 
     def data_version(self) -> tuple:
@@ -274,6 +277,7 @@ class Matching:
         own SME list and every firm's demand list; a firm changes every demand's SME list
         and its own demand list; a new model changes everything."""
         self._data_edits += 1
+        self._pairs.clear()
         if kind is None:
             self._generation += 1
             self._cache.clear()
@@ -282,7 +286,7 @@ class Matching:
         own = "smes" if kind == "demand" else "demands"
         self._kind_version[other] += 1
         self._key_version[(own, key)] = self._key_version.get((own, key), 0) + 1
-        for k in [k for k in self._cache if k[0] in (other, "pair") or k == (own, key)]:
+        for k in [k for k in self._cache if k[0] == other or k == (own, key)]:
             del self._cache[k]
 
     def _update(self, kind: str, record: dict, key: str | None) -> None:
