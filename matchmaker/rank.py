@@ -454,11 +454,6 @@ class Matcher:
         self.firm_pos_ = {f["credit_code"]: i for i, f in enumerate(self.firms_)}
         self.name_to_code_ = {f.get("name", ""): f["credit_code"] for f in self.firms_}
         counts, tokens = self._firm_counts()
-        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",)).fit_counts(counts, tokens)
-        self._refresh_firm_arrays()
-
-        self.relations_ = [dict(r) for r in relations]
-        self._index_relations()
         # taxonomy terms among each firm's words, read off the count matrix
         term_col = np.full(len(tokens), -1, dtype=np.int64)
         term_ids = [j for j, t in enumerate(tokens) if t in self._term_set and not t.startswith(BIGRAM_PREFIX)]
@@ -467,7 +462,13 @@ class Matcher:
         term_names = [tokens[j] for j in term_ids]
         firm_terms = [{term_names[c] for c in found.indices[found.indptr[i]:found.indptr[i + 1]]}
                       for i in range(found.shape[0])]
-        del counts, found
+        del found
+        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",)).fit_counts(counts, tokens, consume=True)
+        del counts
+        self._refresh_firm_arrays()
+
+        self.relations_ = [dict(r) for r in relations]
+        self._index_relations()
         term_segments = {}
         for t in set().union(*firm_terms) if firm_terms else set():
             segs = self.taxonomy_.segments_for_term(t)

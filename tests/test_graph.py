@@ -47,3 +47,64 @@ def test_new_firm_scored_from_neighbours_and_path():
     pr = g.pagerank({"chain:智能家电": 1.0})
     assert g.firm_scores(pr, ["N"])[0] > 0
     assert g.path({"chain:智能家电": 1.0}, "A") == ["chain:智能家电", "firm:A"]
+
+
+def test_compiled_graph_equals_the_networkx_graph_it_replaces():
+    firms = _firms() + [{"credit_code": "D", "role": "sme", "chains": ["智能家电", "智能家电"],
+                         "segments": ["核心零部件", "整机制造"]}]
+    rels = [{"firm_a": "A", "firm_b": "L", "relation": "供应"}, {"firm_a": "L", "firm_b": "A", "relation": "投资"},
+            {"firm_a": "B", "firm_b": "X", "relation": "供应"}, {"firm_a": "C", "firm_b": "L", "relation": "竞争"}]
+    terms = [{"压缩机"}, {"压缩机", "电机"}, set(), {"原料药"}, {"电机"}]
+    term_segs = {"压缩机": [("智能家电", "核心零部件")], "原料药": [("生物医药", "原料药")], "无人用": [("x", "y")]}
+    g = ChainGraph().fit(firms, rels, terms, term_segs, [[("智能家电", "核心零部件")], [], [], [], []])
+    # the graph as it was built before: one networkx edge per link, repeated links adding up
+    ref = nx.Graph()
+    ref.add_nodes_from(f"firm:{f['credit_code']}" for f in firms)
+
+    def add(u, v, w):
+        if w > 0 and u != v:
+            if ref.has_edge(u, v):
+                ref[u][v]["weight"] += w
+            else:
+                ref.add_edge(u, v, weight=w)
+    for i, f in enumerate(firms):
+        fn = f"firm:{f['credit_code']}"
+        for ch in f["chains"]:
+            add(fn, f"chain:{ch}", 1.0)
+            for seg in f["segments"]:
+                add(fn, f"seg:{ch}/{seg}", 1.0)
+                add(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
+        if i == 0:
+            add(fn, "seg:智能家电/核心零部件", 1.0)
+            add("seg:智能家电/核心零部件", "chain:智能家电", 1.0)
+        for t in terms[i]:
+            add(fn, f"term:{t}", 0.5)
+    for t, segs in term_segs.items():
+        if ref.has_node(f"term:{t}"):
+            for ch, seg in segs:
+                add(f"term:{t}", f"seg:{ch}/{seg}", 0.5)
+                add(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
+    add("firm:A", "firm:L", 1.0)
+    add("firm:L", "firm:A", 0.3)
+    assert set(g.nodes_) == set(ref.nodes)
+    P, dangling = transition_matrix(ref, g.nodes_)
+    assert abs(P.T.tocsr() - g.P_T_).max() < 1e-12 and np.array_equal(dangling, g.dangling_)
+    assert g.has_edge("firm:A", "firm:L") and not g.has_edge("firm:C", "firm:L")
+    assert g.graph_["firm:A"]["firm:L"]["weight"] == 1.3
+
+
+def test_added_firm_path_and_degree_as_networkx():
+    g = ChainGraph().fit(_firms(), [])
+    g.add_firm({"credit_code": "N", "chains": ["智能家电"], "segments": ["核心零部件"]})
+    assert "firm:N" in g.graph_ and g.has_edge("firm:N", "chain:智能家电")
+    assert g.path({"chain:智能家电": 1.0}, "N") == ["chain:智能家电", "firm:N"]
+    p = g.path({"firm:L": 1.0}, "N")
+    assert p[0] == "firm:L" and p[-1] == "firm:N" and len(p) == 3
+    # one step from the neighbours, their degree counting the new edge as networkx did
+    pr = g.pagerank({"chain:智能家电": 1.0})
+    j = g.node_index_["chain:智能家电"]
+    deg_chain = 3.0 + 1.0 + 1.0 + 1.0 + 1.0  # L, A, B, the two segments, N
+    j2 = g.node_index_["seg:智能家电/核心零部件"]
+    deg_seg = 2.0 + 2.0 + 1.0  # A, B, chain (twice), N
+    expect = g.alpha * (pr[j] / deg_chain + pr[j2] / deg_seg)
+    assert np.isclose(g.neighbour_score(pr, "N"), expect)

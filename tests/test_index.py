@@ -39,3 +39,33 @@ def test_weighted_query_and_empty_field():
 def test_split_words_bigrams():
     words, bigrams = split_words_bigrams(TOK("反渗透膜"))
     assert words and bigrams and all(b.startswith("#") for b in bigrams)
+
+
+def test_fit_counts_equals_tfidf_vectorizer_with_max_df():
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from matchmaker.index import identity
+    texts = ["反渗透膜元件", "纳滤膜；净水", "语音识别SDK", "麦克风阵列；语音", "碳化硅衬底"]
+    docs = [{"pt": TOK(texts[i % 5] + "；" + texts[(i * 3) % 5]), "desc": TOK(texts[(i + 1) % 5]) if i % 4 else []}
+            for i in range(60)]
+    idx = FieldIndex(["pt", "desc"], max_df=0.5, bm25_fields=["pt"]).fit(docs)
+    for field in ("pt", "desc"):
+        ref = TfidfVectorizer(analyzer=identity, lowercase=False, sublinear_tf=True, max_df=0.5,
+                              dtype=np.float32)
+        try:
+            mat = ref.fit_transform([d[field] for d in docs])
+        except ValueError:  # every term in more than half of the documents
+            ref = TfidfVectorizer(analyzer=identity, lowercase=False, sublinear_tf=True, dtype=np.float32)
+            mat = ref.fit_transform([d[field] for d in docs])
+        assert idx.vectorizers_[field].vocabulary_ == ref.vocabulary_
+        assert abs(sp.csr_matrix(mat) - idx.matrices_[field]).max() == 0
+        q = [TOK("反渗透膜语音")]
+        assert abs(ref.transform(q) - idx.transform(field, q)).max() == 0
+
+
+def test_scores_from_postings_equal_the_sparse_product():
+    idx = FieldIndex(["pt", "desc", "all"]).fit([{**d, "all": d["pt"] + d["desc"]} for d in DOCS])
+    q = idx.transform("all", [TOK("反渗透膜语音算法"), [], TOK("碳化硅")])
+    ref = (q @ idx.matrices_["all"].T).toarray()
+    assert np.array_equal(idx.scores("all", q), ref.astype(np.float32))

@@ -38,3 +38,26 @@ def test_tokenizer_pickles_with_its_terms():
     import pickle
     tok = pickle.loads(pickle.dumps(Tokenizer(["沸石转轮浓缩"])))
     assert "沸石转轮浓缩" in tok.words("沸石转轮浓缩工艺")
+
+
+def _whole_text_tokens(tok, text):
+    # the definition: words of the normalised text, then its CJK bigrams
+    norm = normalize(text)
+    words = tok.words(norm, normalized=True)
+    import re
+    bigrams = [BIGRAM_PREFIX + run[i:i + 2] for run in re.findall(r"[\u4e00-\u9fff]+", norm)
+               for i in range(len(run) - 1) if run[i:i + 2] not in tok.stop_words]
+    return words + bigrams
+
+
+def test_clause_memoised_tokens_equal_whole_text_tokens():
+    tok = Tokenizer(["沸石转轮浓缩", "反渗透膜"])
+    texts = ["沸石转轮浓缩，RTO焚烧；反渗透膜、纳滤膜：净水", "ＩＧＢＴ，８Ｋ；V-by-One:HS", "3，5；1.5mm、2。5",
+             "中 ，国", "电视，語音識別", "a,b;c", "", "无分隔的一整句反渗透膜元件", "组件，\u0301国"]
+    for _ in range(2):  # the second pass reads the clause cache
+        for text in texts:
+            assert tok.tokenize(text) == _whole_text_tokens(tok, text), text
+    assert tok.tokenize(None) == [] and tok.tokenize(12) == []
+    parts = tok.clauses("主营：反渗透膜，纳滤膜")
+    assert parts == ["主营", "反渗透膜", "纳滤膜"]
+    assert tok._clause.cache_info().hits > 0
