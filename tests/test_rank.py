@@ -154,11 +154,11 @@ def test_handwritten_dev_quality_floor():
     per = _ndcg(format_trec(results), qrels_lines)
     overall = sum(per.values()) / len(per)
     hard = [per.get(q, 0.0) for q, lvl in difficulty.items() if lvl == "hard"]
-    assert overall >= 0.85, overall
-    assert sum(hard) / len(hard) >= 0.75
+    assert overall >= 0.86, overall
+    assert sum(hard) / len(hard) >= 0.76, sum(hard) / len(hard)
     judged_firms = sorted({l[2] for l in qrels_lines})
     per_f = _ndcg(format_trec(rank_all_firms(m, top=100, credit_codes=judged_firms)), qrels_lines, swap=True)
-    assert sum(per_f.values()) / len(per_f) >= 0.92
+    assert sum(per_f.values()) / len(per_f) >= 0.95, sum(per_f.values()) / len(per_f)
 
 
 @pytest.mark.skipif(not (DEV / "qrels.txt").exists(),
@@ -213,3 +213,24 @@ def test_reasons_on_handwritten_dev_are_whole_shared_phrases_of_the_demand():
                         assert ext is None or ext not in ftext, (t, ext, d["demand_id"], f["name"])
                     p = text.find(t, p + 1)
     assert checked > 100
+
+
+def test_ablations_use_one_side_only():
+    full = Matcher().fit(FIRMS, DEMANDS, RELATIONS)
+    text = Matcher(use_graph=False).fit(FIRMS, DEMANDS, RELATIONS)
+    graph = Matcher(use_text=False).fit(FIRMS, DEMANDS, RELATIONS)
+    assert text.ablation_name() == "text_only" and graph.ablation_name() == "graph_only"
+    assert full.ablation_name() == ""
+    from matchmaker.rank import FEATURES, GRAPH_FEATURES, TEXT_FEATURES
+    g_cols = [FEATURES.index(f) for f in GRAPH_FEATURES]
+    t_cols = [FEATURES.index(f) for f in TEXT_FEATURES]
+    for m, off in ((text, g_cols), (graph, t_cols)):
+        codes, X = m.training_pairs("D1")
+        assert len(codes) and not X[:, off].any()            # the other side reads 0
+        for model in m.models_.values():
+            assert not model["coef"][off].any()             # and weighs nothing
+    # text alone still finds the membrane maker; the graph alone still ranks (and never a leader)
+    assert text.rank_smes("D1", top=1)[0].credit_code == "S1"
+    ranked = graph.rank_smes("D1", top=10)
+    assert ranked and all(x.credit_code != "L1" for x in ranked)
+    assert full.rank_smes("D1", top=1)[0].score != graph.rank_smes("D1", top=1)[0].score
