@@ -1336,25 +1336,16 @@ class Matcher:
                       for s, w in seeds.items() if s in nbrs]
             hops = best(direct)
             if hops is None or hops[0] >= 2:
-                # two steps: seed -> (segment / term / partner) -> firm, read off the
-                # adjacency rows (a segment node may have thousands of firms)
-                seed_idx = np.array(sorted(g.node_index_[s] for s in seeds
-                                           if s in g.node_index_ and not s.startswith("chain:")), dtype=np.int64)
+                # two steps: seed -> segment / term -> firm
+                via = st.get("_via")
+                if via is None:
+                    via = st["_via"] = self._seed_neighbours(seeds)
                 two = []
-                adj = getattr(g, "adj_", None)
-                for nb, wnb in nbrs.items() if len(seed_idx) else ():
-                    kind = nb.split(":", 1)[0]
-                    i = g.node_index_.get(nb)
-                    if kind not in ("seg", "term", "firm") or i is None:
-                        continue
-                    if adj is not None:
-                        row = adj.indices[adj.indptr[i]:adj.indptr[i + 1]]
-                    else:
-                        row = np.array([g.node_index_[x] for x in nx_graph[nb] if x in g.node_index_])
-                    for j in seed_idx[np.isin(seed_idx, row)].tolist():
-                        s = g.nodes_[j]
-                        if s != nb:
-                            two.append((rank_of.get(s.split(":", 1)[0], 4) + 0.5, seeds[s] * wnb, s, nb))
+                for nb, wnb in nbrs.items():
+                    hit = via.get(nb)
+                    if hit is not None:
+                        s, w = hit
+                        two.append((rank_of.get(s.split(":", 1)[0], 4) + 0.5, w * wnb, s, nb))
                 alt = best(two)
                 if alt is not None and (hops is None or alt[0] < hops[0]):
                     hops = alt
@@ -1386,6 +1377,36 @@ class Matcher:
         for s in steps + [f.get("name", "")]:
             if s and s not in out:
                 out.append(s)
+        return out
+
+    def _seed_neighbours(self, seeds: Mapping[str, float]) -> dict[str, tuple[str, float]]:
+        """Segment and term nodes next to a (non-chain) seed of the demand, each with its
+        strongest seed: computed once per demand, so that a firm's two-step path is a lookup
+        (a term or segment seed may have thousands of firm neighbours, skipped here)."""
+        g = self.graph_
+        out: dict[str, tuple[str, float]] = {}
+        adj = getattr(g, "adj_", None)
+        nx_graph = getattr(g, "graph_", None)
+        if adj is None and nx_graph is None:
+            return out
+        mask = getattr(self, "_segterm_mask", None)
+        if adj is not None and (mask is None or len(mask) != len(g.nodes_)):
+            mask = self._segterm_mask = np.array([n.startswith(("seg:", "term:")) for n in g.nodes_])
+        for s, w in seeds.items():
+            if s.startswith("chain:") or s not in g.node_index_:
+                continue
+            if adj is not None:
+                i = g.node_index_[s]
+                row = adj.indices[adj.indptr[i]:adj.indptr[i + 1]]
+                vals = adj.data[adj.indptr[i]:adj.indptr[i + 1]]
+                keep = mask[row]
+                pairs = zip((g.nodes_[j] for j in row[keep].tolist()), vals[keep].tolist())
+            else:
+                pairs = ((n, a.get("weight", 1.0)) for n, a in nx_graph[s].items()
+                         if n.startswith(("seg:", "term:")))
+            for node, ew in pairs:
+                if node != s and (node not in out or out[node][1] < w * ew):
+                    out[node] = (s, w * ew)
         return out
 
     @staticmethod
