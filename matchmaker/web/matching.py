@@ -11,16 +11,21 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import asdict, is_dataclass
+from dataclasses import is_dataclass
 
 from matchmaker import db as dbmod
 
 log = logging.getLogger("matchmaker.web")
 
 
+_MATCH_FIELDS = ("credit_code", "demand_id", "score", "reasons")
+
+
 def _as_dict(match) -> dict:
     if is_dataclass(match):
-        return asdict(match)
+        # shallow: dataclasses.asdict deep-copies every reason (a tenth of a ranking's cost);
+        # the cached reasons are shared read-only and each caller gets its own outer dict
+        return {k: getattr(match, k, None) for k in _MATCH_FIELDS}
     if isinstance(match, dict):
         return dict(match)
     return {k: getattr(match, k) for k in ("credit_code", "demand_id", "score", "reasons")
@@ -100,14 +105,29 @@ class _RWLock:
                 self._cond.notify_all()
 
 
+class _Ranked:
+    """A cached ranking item read as the Matcher's Match (attributes) by events.py."""
+
+    __slots__ = _MATCH_FIELDS
+
+    def __init__(self, item: dict):
+        for k in _MATCH_FIELDS:
+            setattr(self, k, item.get(k))
+
+
 class _ReadView:
     """The model for callers that rank it directly (event pairing): each ranking holds the
-    read lock, so an edit saved meanwhile never changes the model under it."""
+    read lock, so an edit saved meanwhile never changes the model under it. A demand given
+    by id is ranked through the Matching's cache, so pairing, re-pairing and repairing an
+    event rank each demand once until an edit (pairing asks for 500 SMEs with reasons)."""
 
-    def __init__(self, model, rw: _RWLock):
-        self._model, self._rw = model, rw
+    def __init__(self, model, rw: _RWLock, matching: "Matching | None" = None):
+        self._model, self._rw, self._matching = model, rw, matching
 
     def rank_smes(self, demand, top: int = 50):
+        if isinstance(demand, str) and self._matching is not None:
+            with self._matching.foreground():
+                return [_Ranked(m) for m in self._matching.rank_smes(demand, top=top)]
         with self._rw.read():
             return self._model.rank_smes(demand, top=top)
 
@@ -142,6 +162,8 @@ class Matching:
         self._pairs: dict[tuple, tuple[tuple, dict | None]] = {}
         self.ready = threading.Event()
         self.warmed = threading.Event()
+        self._foreground = 0  # users' bulk rankings in progress: the warm-up waits for them
+        self._idle = threading.Condition(threading.Lock())
 
     def load(self, warm: bool = True) -> "Matching":
         try:
@@ -169,7 +191,7 @@ class Matching:
     def reader(self):
         """The current model wrapped so its rankings are safe beside concurrent edits."""
         model = self.model
-        return None if model is None else _ReadView(model, self._rw)
+        return None if model is None else _ReadView(model, self._rw, self)
 
     CACHE_SIZE = 4096
     # Rankings are cached this deep, so every page's `top` shares one entry. Each ranked
@@ -262,6 +284,26 @@ class Matching:
                     self._pairs.clear()
                 self._pairs[key] = (version, found)
         return None if found is None else dict(found)
+
+    @contextlib.contextmanager
+    def foreground(self):
+        """Mark a user's bulk ranking (an event's pairing): the background warm-up pauses
+        until it is done instead of taking half the CPU from it."""
+        with self._idle:
+            self._foreground += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._foreground -= 1
+                self._idle.notify_all()
+
+    def _yield_to_users(self, worked: float) -> None:
+        """Between two warm-up rankings: wait while users rank in bulk, then rest as long as
+        the last ranking took, so the warm-up takes at most about half of one core."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._foreground == 0, timeout=60)
+        time.sleep(min(max(worked, 0.002), 0.5))
 
     def data_version(self) -> tuple:
         """Changes whenever a firm or demand is edited or a refit starts or lands: pages that
@@ -403,21 +445,22 @@ class Matching:
             for code in self._sme_accounts():
                 if self.model is not model:
                     return done
+                t = time.perf_counter()
                 try:
                     self._ranked("demands", code, self.CACHE_DEPTH["demands"])
                 except KeyError:  # a firm not in this model (added meanwhile)
                     continue
-                time.sleep(0.002)
+                self._yield_to_users(time.perf_counter() - t)
             for did in ids:
                 if self.model is not model:
                     return done
+                t = time.perf_counter()
                 try:
                     self._ranked("smes", did, self.CACHE_DEPTH["smes"])
                 except KeyError:  # removed meanwhile
                     continue
                 done += 1
-                # let request threads take the GIL between two rankings
-                time.sleep(0.002)
+                self._yield_to_users(time.perf_counter() - t)
             log.info("rankings warmed: %d demands in %.1f s", done, time.perf_counter() - started)
             return done
         except Exception:  # warming is an optimisation: a failure only costs the first view

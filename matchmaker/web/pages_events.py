@@ -233,11 +233,12 @@ def _firms_for_invite(request: Request, db, event: dict, form) -> list[str]:
             db, f"SELECT demand_id FROM demands WHERE status = 'open' AND leader IN ({marks})", leaders)]
         matching = request.app.state.matching
         codes = []
-        for did in demand_ids:
-            try:
-                codes += [m["credit_code"] for m in matching.rank_smes(did, top=per)]
-            except KeyError:
-                continue
+        with matching.foreground():  # the background warm-up waits meanwhile
+            for did in demand_ids:
+                try:
+                    codes += [m["credit_code"] for m in matching.rank_smes(did, top=per)]
+                except KeyError:
+                    continue
         return list(dict.fromkeys(codes))
     raise WebError("未知的邀请方式。", 422)
 
@@ -275,7 +276,7 @@ async def event_pair(request: Request):
     matcher = request.app.state.matching.reader()
 
     def work():
-        with store.write() as wdb:
+        with request.app.state.matching.foreground(), store.write() as wdb:
             return events.run_pairing(wdb, event["id"], max_per_sme=max_per_sme, matcher=matcher)
 
     try:
@@ -463,7 +464,7 @@ async def event_repair(request: Request):
     matcher = request.app.state.matching.reader()
 
     def work():
-        with store.write() as wdb:
+        with request.app.state.matching.foreground(), store.write() as wdb:
             return events.repair(wdb, event["id"], matcher=matcher)
 
     try:
