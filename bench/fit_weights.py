@@ -125,6 +125,9 @@ def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise"
 # direction ranks one firm's demands by them). "pointwise": plain logistic regression.
 MODEL = "pairwise"
 PAIRS_PER_FIRM = 40
+# Of a better firm's pairs, how many go to the worse firms that look best by whole-profile
+# text (those that compete for the top ten) rather than to a random draw.
+HARD_PAIRS = 0
 
 
 def fit_lr(X, y, w, C, grade=None, groups=None):
@@ -157,11 +160,13 @@ def fit_pairwise(Z, grade, groups, w, C, mean, scale, seed=0):
         for p in pos:
             lower = ii[g < grade[p]]
             if len(lower) > PAIRS_PER_FIRM:
-                lower = rng.choice(lower, PAIRS_PER_FIRM, replace=False)
+                hard = lower[np.argsort(-Z[lower, FEATURES.index("t_all")], kind="stable")[:HARD_PAIRS]]
+                rest = np.setdiff1d(lower, hard)
+                lower = np.concatenate([hard, rng.choice(rest, PAIRS_PER_FIRM - len(hard), replace=False)])
             gain = (2.0 ** grade[p] - 2.0 ** grade[lower]) / 3.0
             diffs.append(Z[p] - Z[lower])
             weights.append(q_weight * gain / len(lower) / len(pos))
-    qcols = np.array([f.startswith("q_") for f in FEATURES])
+    qcols = np.array([f.startswith("q_") for f in FEATURES] + [False] * (Z.shape[1] - len(FEATURES)))
     coef = np.zeros(Z.shape[1])
     if diffs:
         D = np.vstack(diffs)
