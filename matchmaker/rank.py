@@ -596,12 +596,14 @@ class Matcher:
                 if parts is None:
                     out.extend(map(get, tk.tokenize(text)))
                 else:
+                    missing = [c for c in parts if c not in clause_ids]
+                    if missing:
+                        # a text's new clauses go through the segmenter together
+                        missing = list(dict.fromkeys(missing))
+                        for c, (w, bg) in zip(missing, tk.tokenize_clauses(missing)):
+                            clause_ids[c] = array("i", map(get, w + bg))
                     for c in parts:
-                        a = clause_ids.get(c)
-                        if a is None:
-                            w, bg = tk.clause_tokens(c, cache=False)
-                            a = clause_ids[c] = array("i", map(get, w + bg))
-                        out += a
+                        out += clause_ids[c]
                 lengths[b].append(len(out) - before)
         del clause_ids
         V = len(ids.tokens)

@@ -8,12 +8,12 @@ they are, lower-cased.
 """
 from __future__ import annotations
 
-import functools
+import itertools
 import re
 import sys
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import rjieba
 
@@ -42,8 +42,11 @@ _CLAUSE_SEP = re.compile(r"[，,；;、：:]")
 # tokenised whole.
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u3099\u309a]")
 # Clauses memoised per tokenizer: firm texts repeat clauses (经营范围 boilerplate, product
-# lists), and a clause costs ~20 µs to normalise and segment.
+# lists). The clauses of a text not seen yet are normalised and segmented together, joined by a
+# private-use character (a segmenter piece of its own, never a token), so that a text without
+# repeats costs one segmenter call as before, not one per clause.
 CLAUSE_CACHE_SIZE = 1 << 18
+_JOIN = "\ue000"
 
 # Words that occur in nearly every firm profile or demand and say nothing about a capability.
 # Kept short on purpose: TF-IDF already discounts frequent words; these are the ones that would
@@ -114,7 +117,7 @@ class Tokenizer:
         self._jieba = rjieba.Jieba()
         self._lock = threading.Lock()
         self.terms: set[str] = set()
-        self._clause = functools.lru_cache(maxsize=CLAUSE_CACHE_SIZE)(self._tokenize_clause)
+        self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self.add_terms(terms)
 
     def add_terms(self, terms: Iterable[str]) -> None:
@@ -127,7 +130,7 @@ class Tokenizer:
             if " " not in term and any(is_cjk(c) for c in term):
                 with self._lock:
                     self._jieba.add_word(term, None, None)
-                    self._clause.cache_clear()  # a new word may cut a cached clause differently
+                    self._cache.clear()  # a new word may cut a cached clause differently
 
     def words(self, text: str, normalized: bool = False) -> list[str]:
         """Segmenter words (normalised, stop words and punctuation dropped)."""
@@ -135,8 +138,18 @@ class Tokenizer:
             text = normalize(text)
         if not text:
             return []
+        parts = self._segment(text)
+        return parts[0] if len(parts) == 1 else [w for part in parts for w in part]
+
+    def _segment(self, text: str) -> list[list[str]]:
+        """Words of each ``_JOIN``-separated part of a normalised text."""
         out: list[str] = []
+        parts = [out]
         for piece in self._jieba.cut(text):
+            if piece == _JOIN:
+                out = []
+                parts.append(out)
+                continue
             piece = piece.strip()
             if not piece or piece in self.stop_words:
                 continue
@@ -150,21 +163,36 @@ class Tokenizer:
                     if _ONLY_NUMBER.match(tok) and not tok.endswith(("k", "g")):
                         continue
                     out.append(tok)
-        return out
+        return parts
 
-    def _tokenize_clause(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(words, bigrams) of a text, tokens interned (a corpus holds each once)."""
-        text = normalize(text)
-        words = self.words(text, normalized=True)
-        bigrams = []
+    def _bigrams(self, text: str) -> list[str]:
+        out = []
         if self.bigrams:
             for run in _CJK_RUN.findall(text):
                 for i in range(len(run) - 1):
                     bg = run[i:i + 2]
                     if bg in self.stop_words:
                         continue
-                    bigrams.append(BIGRAM_PREFIX + bg)
-        return tuple(map(sys.intern, words)), tuple(map(sys.intern, bigrams))
+                    out.append(BIGRAM_PREFIX + bg)
+        return out
+
+    def tokenize_clauses(self, clauses: Sequence[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(words, bigrams) of each clause (as :meth:`clauses` gives them), tokens interned;
+        one normalisation and one segmenter call for all of them."""
+        if not clauses:
+            return []
+        text = normalize(_JOIN.join(clauses))
+        word_parts = self._segment(text) if text else [[]]
+        text_parts = text.split(_JOIN)
+        if not (len(word_parts) == len(text_parts) == len(clauses)):  # cannot happen; be safe
+            return [self._tokenize_whole(c) for c in clauses]
+        intern = sys.intern
+        return [(tuple(map(intern, w)), tuple(map(intern, self._bigrams(t))))
+                for w, t in zip(word_parts, text_parts)]
+
+    def _tokenize_whole(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        text = normalize(text)
+        return tuple(self.words(text, normalized=True)), tuple(self._bigrams(text))
 
     @staticmethod
     def clauses(text) -> list[str] | None:
@@ -174,25 +202,37 @@ class Tokenizer:
             return []
         if not isinstance(text, str):
             text = str(text)
-        if _COMBINING.search(text):
+        if _JOIN in text or _COMBINING.search(text):
             return None
         return [c for c in _CLAUSE_SEP.split(text) if c]
 
-    def clause_tokens(self, clause: str, cache: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(words, bigrams) of one clause (memoised unless ``cache`` is false: a caller that
-        keeps its own per-clause results need not fill the shared cache)."""
-        return self._clause(clause) if cache else self._tokenize_clause(clause)
+    def _remember(self, fresh: dict) -> None:
+        cache = self._cache
+        if len(cache) + len(fresh) > CLAUSE_CACHE_SIZE:
+            with self._lock:
+                try:  # the oldest quarter goes (dicts keep insertion order)
+                    for key in list(itertools.islice(cache, CLAUSE_CACHE_SIZE // 4)):
+                        cache.pop(key, None)
+                except RuntimeError:  # changed by another thread meanwhile
+                    cache.clear()
+        cache.update(fresh)
 
     def tokenize(self, text: str) -> list[str]:
         """Words of the whole text, then its character bigrams (each prefixed with ``#``)."""
         parts = self.clauses(text)
         if parts is None:
-            words, bigrams = self._tokenize_clause(text)
+            words, bigrams = self._tokenize_whole(text)
             return [*words, *bigrams]
+        cache = self._cache
+        got = [cache.get(c) for c in parts]
+        if any(g is None for g in got):
+            missing = list(dict.fromkeys(c for c, g in zip(parts, got) if g is None))
+            fresh = dict(zip(missing, self.tokenize_clauses(missing)))
+            self._remember(fresh)
+            got = [g if g is not None else fresh[c] for c, g in zip(parts, got)]
         words: list[str] = []
         bigrams: list[str] = []
-        for clause in parts:
-            w, b = self._clause(clause)
+        for w, b in got:
             words += w
             bigrams += b
         words += bigrams
