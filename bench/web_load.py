@@ -262,10 +262,15 @@ def main(argv=None) -> int:
               f"{n_org} organizers; think {args.think} s; {args.duration:.0f} s after "
               f"{args.warmup:.0f} s warm-up)", flush=True)
         eid = asyncio.run(prepare_event(server.url))
+        load_before = os.getloadavg()[0]
         result = asyncio.run(run(server.url, accounts, eid, args))
+        # the machine is shared: a busy one slows the floor too (compare floor p95 across runs)
+        load = (round(load_before, 2), round(os.getloadavg()[0], 2))
         result.update({"users": args.users, "think_s": args.think, "machine": machine(),
+                       "loadavg_1min_before_after": load,
                        "command": "python bench/web_load.py " + " ".join(argv or sys.argv[1:])})
-        print(f"machine: {result['machine']}")
+        print(f"machine: {result['machine']}; 1-min load average before/after the run: "
+              f"{load[0]} / {load[1]} on {os.cpu_count()} cores")
         if args.json:
             Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1))
         return 0
