@@ -241,3 +241,27 @@ def test_warming_also_ranks_the_demands_of_smes_that_can_sign_in(tmp_path):
         fresh = [m.demand_id for m in matching.model.rank_demands(code, top=10)]
         assert [m["demand_id"] for m in matching.rank_demands(code, top=10)] == fresh
     store.close()
+
+
+def test_pairing_ranks_through_the_cache_and_pauses_the_warm_up(tmp_path):
+    import threading
+
+    sample = build_sample(tmp_path / "m.db")
+    store = Store(sample.path)
+    matching = Matching(store).load(warm=False)
+    a = sample.demands["a_open"]
+    view = matching.reader()
+    got = view.rank_smes(a, top=500)
+    fresh = matching.model.rank_smes(a, top=500)
+    assert [(m.credit_code, m.score) for m in got] == [(m.credit_code, m.score) for m in fresh]
+    assert got[0].reasons == fresh[0].reasons
+    assert matching._cache[("smes", a)][1] >= 500  # kept for the next pairing or repair
+    # while a user's bulk ranking runs, the warm-up waits between its rankings
+    with matching.foreground():
+        resting = threading.Thread(target=matching._yield_to_users, args=(0.0,))
+        resting.start()
+        resting.join(0.3)
+        assert resting.is_alive()
+    resting.join(5)
+    assert not resting.is_alive()
+    store.close()
