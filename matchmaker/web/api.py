@@ -1,7 +1,8 @@
 """JSON API under /api, described by the OpenAPI document below (served at /api/openapi.json).
 
 Authentication: `Authorization: Bearer <token>` (tokens from /account or `matchmaker token
-create`) or the login session. Without credentials: 401; with the wrong ones: 403.
+create`) or the login session (writes then carry the X-CSRF-Token header). Without
+credentials: 401; with the wrong ones: 403; a faulty body: 422 naming each faulty field.
 Authorization is the pages' own: a leader sees its demands and their ranked SMEs, an SME
 sees open demands, its recommendations and its own meetings, an organizer sees everything.
 """
@@ -494,8 +495,9 @@ _DEMAND_ID = _param("demand_id", "path", {"type": "string"}, "需求编号")
 OPENAPI = {
     "openapi": "3.0.3",
     "info": {"title": "matchmaker 融链固链对接平台 API", "version": "1.0.0",
-             "description": "链主企业需求、中小企业推荐与对接活动的只读接口。使用 `Authorization: Bearer <token>` "
-                            "或登录会话认证；未认证返回401，无权访问返回403。"},
+             "description": ("链主企业需求、中小企业推荐与对接活动的接口：查询，以及发布和修改需求、申请对接、"
+                             "答复申请、记录洽谈结果。使用 `Authorization: Bearer <token>`，或登录会话加请求头 "
+                             "`X-CSRF-Token`；未认证返回401，无权访问返回403，字段有误返回422（errors 逐项说明）。")},
     "security": [{"bearer": []}, {"session": []}],
     "paths": {
         "/api/me": {"get": {"summary": "当前账号", "operationId": "me",
@@ -626,10 +628,6 @@ _DEMAND_INPUT = {"title": {"type": "string", "description": "需求名称（80�
                  "chains": _LIST, "cooperation": _LIST,
                  "deadline": {"type": "string", "nullable": True, "description": "截止日期 YYYY-MM-DD"}}
 
-OPENAPI["info"]["description"] = (
-    "链主企业需求、中小企业推荐与对接活动的接口：查询，以及发布和修改需求、申请对接、答复申请、"
-    "记录洽谈结果。使用 `Authorization: Bearer <token>`，或登录会话加请求头 `X-CSRF-Token`；"
-    "未认证返回401，无权访问返回403，字段有误返回422（errors 逐项说明）。")
 _paths = OPENAPI["paths"]
 _paths["/api/demands"]["post"] = {
     "summary": "发布需求", "operationId": "createDemand",
