@@ -22,6 +22,20 @@ from matchmaker.web.views import (QINGDAO_DISTRICTS, cached_by_data, db_of, flas
 OUTCOME_NAMES = {"已洽谈": "已洽谈", "达成意向": "达成意向", "签约": "签约", "未见面": "未见面"}
 
 
+def _dashboard_counts(db) -> tuple[Counter, Counter]:
+    """Open demands per chain and SMEs per tier: a pass over every SME, kept until a firm
+    or demand changes."""
+    chain_counts: Counter = Counter()
+    for r in rows(db, "SELECT chains FROM demands WHERE status = 'open'"):
+        for c in json.loads(r["chains"] or "[]"):
+            chain_counts[c] += 1
+    tier_counts: Counter = Counter()
+    for r in rows(db, "SELECT tiers FROM firms WHERE role = 'sme'"):
+        for t in json.loads(r["tiers"] or "[]"):
+            tier_counts[t] += 1
+    return chain_counts, tier_counts
+
+
 @endpoint("organizer")
 async def dashboard(request: Request):
     db = db_of(request)
@@ -35,14 +49,8 @@ async def dashboard(request: Request):
         "requests_pending": scalar(db, "SELECT COUNT(*) FROM meeting_requests WHERE status = 'pending'"),
         "outcomes": scalar(db, "SELECT COUNT(*) FROM outcomes"),
     }
-    chain_counts: Counter = Counter()
-    for r in rows(db, "SELECT chains FROM demands WHERE status = 'open'"):
-        for c in json.loads(r["chains"] or "[]"):
-            chain_counts[c] += 1
-    tier_counts: Counter = Counter()
-    for r in rows(db, "SELECT tiers FROM firms WHERE role = 'sme'"):
-        for t in json.loads(r["tiers"] or "[]"):
-            tier_counts[t] += 1
+    chain_counts, tier_counts = cached_by_data(request, ("dashboard_counts",),
+                                               lambda: _dashboard_counts(db))
     outcome_counts = Counter({r["result"] or "未填写": r["n"]
                               for r in rows(db, "SELECT result, COUNT(*) AS n FROM outcomes GROUP BY result")})
     by_chain = {}
