@@ -17,7 +17,7 @@ the vectorizer's vocabulary rules (sorted features, ``max_df``) and scikit-learn
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
