@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -40,31 +39,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from machine import machine_info as machine  # noqa: E402
+
 GIB = 1024 ** 3
 GOALS = {  # docs/benchmarks.md; per corpus size
     200_000: {"load+index s": 120, "p50 ms": 30, "p95 ms": 100, "peak GiB": 2},
     1_000_000: {"load+index s": 600, "p50 ms": 100, "peak GiB": 6},
 }
-
-
-def machine() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = 0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu or platform.processor(), "ram GiB": round(mem / GIB, 1),
-            "python": platform.python_version()}
 
 
 def peak_rss_self() -> int:
