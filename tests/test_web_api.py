@@ -270,6 +270,17 @@ def test_an_sme_requests_a_meeting_the_leader_answers_and_an_organizer_records_t
                        json={"result": "签约"}, headers=org).status_code == 404
 
 
+def test_health_needs_no_login_and_says_when_the_model_is_warm(env):
+    _, app, client = env
+    matching = app.state.matching
+    assert matching.warmed.wait(120), "the start-up warm-up did not finish"
+    client.cookies.clear()
+    resp = client.get("/api/health")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok", "model": "ready", "warmed": True}
+    assert "demand" not in resp.text and "firm" not in resp.text
+
+
 def test_openapi_document_is_valid_and_lists_every_api_route(env):
     import schemathesis
 

@@ -61,6 +61,17 @@ async def openapi(request: Request):
     return JSONResponse(OPENAPI)
 
 
+@endpoint(PUBLIC)
+async def health(request: Request):
+    """For monitoring and deployment scripts: is the ranking model fitted, and has the start-up
+    warm-up (every demand ranked once) finished? Says nothing about the data."""
+    matching = getattr(request.app.state, "matching", None)
+    ready = bool(matching and matching.ready.is_set())
+    model = "none" if not ready else ("ready" if matching.model is not None else "empty")
+    return JSONResponse({"status": "ok", "model": model,
+                         "warmed": bool(ready and matching.warmed.is_set())})
+
+
 @endpoint(ANY)
 async def me(request: Request):
     user = auth.current_user(request)
@@ -500,6 +511,11 @@ OPENAPI = {
                              "`X-CSRF-Token`；未认证返回401，无权访问返回403，字段有误返回422（errors 逐项说明）。")},
     "security": [{"bearer": []}, {"session": []}],
     "paths": {
+        "/api/health": {"get": {
+            "summary": "服务状态", "operationId": "health", "security": [],
+            "description": "无需登录。model：ready 模型已就绪，empty 尚无可排序的企业，none 正在启动；"
+                           "warmed：启动后的预排序是否已完成。",
+            "responses": {**_ok("Health", "服务状态")}}},
         "/api/me": {"get": {"summary": "当前账号", "operationId": "me",
                             "responses": {**_ok("Me", "当前账号"), **_AUTH_ERRORS}}},
         "/api/demands": {"get": {
@@ -542,6 +558,10 @@ OPENAPI = {
             "Error": {"type": "object", "required": ["error", "message", "status"],
                       "properties": {"error": {"type": "string"}, "message": {"type": "string"},
                                      "status": {"type": "integer"}}},
+            "Health": {"type": "object", "required": ["status", "model", "warmed"],
+                       "properties": {"status": {"type": "string", "enum": ["ok"]},
+                                      "model": {"type": "string", "enum": ["ready", "empty", "none"]},
+                                      "warmed": {"type": "boolean"}}},
             "Me": {"type": "object", "required": ["username", "role"],
                    "properties": {"username": {"type": "string"},
                                   "role": {"type": "string", "enum": ["organizer", "leader", "sme"]},

@@ -74,6 +74,7 @@ ROUTES = [
     Route("/events/{event_id}/sheets/{fmt}", ev.event_sheet, methods=GET, name="event_sheet"),
     # JSON API
     Route("/api/openapi.json", api.openapi, methods=GET, name="api_openapi"),
+    Route("/api/health", api.health, methods=GET, name="api_health"),
     Route("/api/me", api.me, methods=GET, name="api_me"),
     Route("/api/demands", api.demands, methods=GET, name="api_demands"),
     Route("/api/demands", api.demand_create, methods=POST, name="api_demand_create"),
