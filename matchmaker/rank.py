@@ -386,6 +386,16 @@ def _shared_spans(a: str, b: str) -> list[tuple[int, int]]:
     return out
 
 
+def _keep_top(v: np.ndarray, k: int) -> np.ndarray:
+    """``v`` with entries below its k-th largest positive value set to 0 (ties kept). Only the
+    nonzero entries are partitioned: a vocabulary-wide vector is mostly zeros."""
+    nz = np.flatnonzero(v)
+    if k < len(nz):
+        cut = np.partition(v[nz], -k)[-k]
+        v[nz[v[nz] < cut]] = 0.0
+    return v
+
+
 def _tier_value(tiers: Iterable[str]) -> float:
     best = 0.0
     for t in tiers or []:
@@ -421,15 +431,17 @@ class Matcher:
     and its candidate pools are not drawn; the blend used is the one fitted for that ablation
     (``ablations`` in weights.json, see bench/fit_weights.py), else the full blend with the
     other side's weights dropped. Priors (chain, tier, locality) stay in both.
+    supplier_terms: terms kept from the leader's known suppliers' profiles (feature g_supsim).
     """
 
     def __init__(self, weights=None, candidates: int = 200, prf_docs: int = 5, prf_terms: int = 30,
                  syn_weight: float = 0.5, use_bigrams: bool = True, alpha: float = 0.5,
                  graph_keep: int = 5000, template_df: float = 0.3, use_text: bool = True,
-                 use_graph: bool = True):
+                 use_graph: bool = True, supplier_terms: int = 100):
         self.weights = weights
         self.use_text = use_text
         self.use_graph = use_graph
+        self.supplier_terms = supplier_terms
         self.candidates = candidates
         self.prf_docs = prf_docs
         self.prf_terms = prf_terms
@@ -678,6 +690,7 @@ class Matcher:
         deg = np.log1p(np.asarray(sup.sum(axis=1)).ravel())
         self.supply_deg_ = deg / deg.max() if deg.max() > 0 else deg
         self.rel_ = sp.csr_matrix((rv, (rr, rc)), shape=(n, n))
+        self.rel_deg_ = np.asarray((self.rel_ > 0).sum(axis=1)).ravel().astype(np.float64)
 
     # ------------------------------------------------------------------ demands
     def _demand_text(self, d: dict) -> tuple[list[str], list[str]]:
@@ -781,9 +794,7 @@ class Matcher:
             top = top[base_sme[top] > 0]
             if len(top):
                 cent = np.asarray(idx.matrices_["all"][top].multiply(base_sme[top][:, None]).sum(axis=0)).ravel()
-                if self.prf_terms < np.count_nonzero(cent):
-                    cut = np.partition(cent, -self.prf_terms)[-self.prf_terms]
-                    cent[cent < cut] = 0.0
+                cent = _keep_top(cent, self.prf_terms)
                 v = sp.csr_matrix(cent.astype(np.float32))
                 norm = math.sqrt(float(v.multiply(v).sum())) or 1.0
                 qv["prf"] = v / norm
@@ -814,7 +825,8 @@ class Matcher:
         rel = np.zeros(len(self.firms_))
         a_l = np.zeros(0)
         if leader is not None:
-            a_l = self.supply_[:, leader].toarray().ravel()          # suppliers of the leader
+            # suppliers of the leader (supply_ is symmetric: a row slice, not a column scan)
+            a_l = self.supply_[leader].toarray().ravel()
             if a_l.any():
                 buyers = self.supply_ @ a_l                             # buyers sharing them
                 buyers[leader] = 0.0
@@ -823,8 +835,7 @@ class Matcher:
                 cf = cf + 0.5 * (self.rel_ @ a_l)
             rel = self.rel_[leader].toarray().ravel()
             # Adamic-Adar over endorsing relations: partners of partners, hubs discounted
-            deg = np.asarray((self.rel_ > 0).sum(axis=1)).ravel()
-            two = self.rel_ @ (rel / np.log(2.0 + deg))
+            two = self.rel_ @ (rel / np.log(2.0 + self.rel_deg_))
             two[leader] = 0.0
             st["two_hop"] = two
         st["cf"] = TopVec(np.asarray(cf, dtype=np.float64), self.graph_keep)
@@ -834,7 +845,10 @@ class Matcher:
         # cosine with the sum of their whole-profile vectors
         sup_sim = np.zeros(len(self.firms_))
         if a_l.any():
-            cent = sp.csr_matrix(a_l.reshape(1, -1), dtype=np.float32) @ idx.matrices_["all"]
+            cent = (sp.csr_matrix(a_l.reshape(1, -1), dtype=np.float32) @ idx.matrices_["all"]).toarray().ravel()
+            # their shared vocabulary, not every word any of them uses: the heaviest terms
+            # (as pseudo-relevance feedback keeps its top terms), which also keeps the query sparse
+            cent = _keep_top(cent, self.supplier_terms)
             sup_sim = np.asarray(idx.scores("all", sp.csr_matrix(cent)), dtype=np.float64).ravel()
             sup_sim[leader] = 0.0
         st["supsim"] = TopVec(sup_sim, self.graph_keep)
@@ -1209,6 +1223,7 @@ class Matcher:
             self.rel_ = sp.csr_matrix(sp.vstack([sp.hstack([self.rel_, sp.csr_matrix((n - 1, 1))]),
                                                  sp.csr_matrix((1, n))]))
             self.supply_deg_ = np.append(self.supply_deg_, 0.0)
+            self.rel_deg_ = np.append(self.rel_deg_, 0.0)
         # graph score of a new firm from its neighbours (the compiled matrix is not rebuilt)
         if grow:
             for st in self._dstate:
