@@ -37,6 +37,18 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
+def as_user(client, sample, who) -> str:
+    """Log in through the form with an in-process client (a starlette TestClient over
+    matchmaker.web.sample's accounts); returns the session's CSRF token."""
+    client.cookies.clear()
+    token = CSRF.search(client.get("/login").text).group(1)
+    user = sample.users[who]
+    resp = client.post("/login", data={"username": user["username"], "password": user["password"],
+                                       "csrf_token": token}, follow_redirects=False)
+    assert resp.status_code == 303
+    return CSRF.search(client.get("/account").text).group(1)
+
+
 def matchmaker_cmd() -> list[str]:
     exe = Path(sys.executable).parent / "matchmaker"
     if exe.exists():

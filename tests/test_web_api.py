@@ -8,6 +8,8 @@ from starlette.testclient import TestClient
 from matchmaker.web.app import create_app
 from matchmaker.web.sample import build_sample
 
+from e2e_support import as_user
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -88,15 +90,8 @@ def test_list_endpoints_scope_by_role(env):
 
 
 def test_session_login_works_for_the_api(env):
-    import re
-
     sample, _, client = env
-    client.cookies.clear()
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    user = sample.users["leader_a"]
-    client.post("/login", data={"username": user["username"], "password": user["password"],
-                                "csrf_token": token})
+    as_user(client, sample, "leader_a")
     assert client.get(f"/api/demands/{sample.demands['a_open']}/matches").status_code == 200
     client.cookies.clear()
 
@@ -199,16 +194,8 @@ def test_demand_writes_authorization_and_faults(wenv):
 
 
 def test_session_writes_need_the_csrf_header(wenv):
-    import re
-
     sample, _, client = wenv
-    client.cookies.clear()
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    user = sample.users["leader_a"]
-    client.post("/login", data={"username": user["username"], "password": user["password"],
-                                "csrf_token": token})
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account").text).group(1)
+    token = as_user(client, sample, "leader_a")
     assert client.post("/api/demands", json=MOTOR).status_code == 403
     resp = client.post("/api/demands", json=MOTOR, headers={"X-CSRF-Token": token})
     assert resp.status_code == 201

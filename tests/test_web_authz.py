@@ -17,6 +17,8 @@ from matchmaker.web.app import create_app
 from matchmaker.web.auth import ANY, PUBLIC
 from matchmaker.web.sample import build_sample
 
+from e2e_support import as_user
+
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
 
@@ -178,13 +180,7 @@ def test_bad_ids_are_404_never_500(env):
 def test_session_role_checks_match_token_checks(env):
     """The same rules hold for a browser session as for a bearer token."""
     sample, app, client = env
-    client.cookies.clear()
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    user = sample.users["sme_a"]
-    resp = client.post("/login", data={"username": user["username"], "password": user["password"],
-                                       "csrf_token": csrf}, follow_redirects=False)
-    assert resp.status_code == 303
+    as_user(client, sample, "sme_a")
     assert client.get("/dashboard", follow_redirects=False).status_code == 403
     assert client.get(f"/demands/{sample.demands['a_open']}", follow_redirects=False).status_code == 403
     assert client.get("/recommended").status_code == 200

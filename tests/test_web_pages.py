@@ -13,7 +13,7 @@ from matchmaker import db as dbmod
 from matchmaker.web.app import create_app
 from matchmaker.web.sample import build_sample
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from e2e_support import as_user
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +22,6 @@ def env(tmp_path_factory):
     app = create_app(sample.path, secret="pages-test-secret")
     with TestClient(app) as client:
         yield sample, app, client
-
-
-def as_user(client, sample, who) -> str:
-    """Log in through the form; returns the session's CSRF token."""
-    client.cookies.clear()
-    token = CSRF.search(client.get("/login").text).group(1)
-    user = sample.users[who]
-    resp = client.post("/login", data={"username": user["username"], "password": user["password"],
-                                       "csrf_token": token}, follow_redirects=False)
-    assert resp.status_code == 303
-    return CSRF.search(client.get("/account").text).group(1)
 
 
 GOOD_DEMAND = {"title": "变频空调压缩机电机降噪", "kind": "技术需求",
