@@ -99,7 +99,6 @@ class ChainGraph:
         index: dict[str, int] = {}
         for f in firms:
             index.setdefault(_node_firm(f["credit_code"]), len(index))
-        n_firms = len(index)
         skeleton = nx.Graph()
         us, vs, ws = array("q"), array("q"), array("d")
 
@@ -110,13 +109,10 @@ class ChainGraph:
             return i
 
         def add_firm_edge(fi, v, w):
-            if w <= 0:
-                return
-            j = nid(v)
-            if fi != j:
-                us.append(fi)
-                vs.append(j)
-                ws.append(w)
+            # v is a chain, segment or term node, never the firm itself
+            us.append(fi)
+            vs.append(nid(v))
+            ws.append(w)
 
         def add_skeleton_edge(u, v, w):
             nid(u)
@@ -151,18 +147,16 @@ class ChainGraph:
                     add_skeleton_edge(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
         for r in relations:
             a, b = index.get(_node_firm(r.get("firm_a"))), index.get(_node_firm(r.get("firm_b")))
-            if a is not None and b is not None and a < n_firms and b < n_firms and a != b:
+            if a is not None and b is not None and a != b:
                 w = self.relation_weights.get(r.get("relation", ""), 0.3)
                 if w > 0:
                     us.append(a)
                     vs.append(b)
                     ws.append(w)
-        for u, v, w in skeleton.edges(data="weight"):
-            if u != v:
-                us.append(index[u])
-                vs.append(index[v])
-                ws.append(w)
-        self.skeleton_ = skeleton
+        for u, v, w in skeleton.edges(data="weight"):  # no self-loops: seg-chain, term-seg
+            us.append(index[u])
+            vs.append(index[v])
+            ws.append(w)
         self.nodes_ = list(index)
         self.node_index_ = index
         n = len(index)
