@@ -546,9 +546,9 @@ class Matcher:
 
     def _ablated_columns(self) -> np.ndarray:
         off = set()
-        if not getattr(self, "use_text", True):
+        if not self.use_text:
             off.update(TEXT_FEATURES)
-        if not getattr(self, "use_graph", True):
+        if not self.use_graph:
             off.update(GRAPH_FEATURES)
         return np.array([i for i, f in enumerate(FEATURES) if f in off], dtype=np.int64)
 
@@ -898,7 +898,7 @@ class Matcher:
         return pos
 
     # ------------------------------------------------------------------ features
-    def _features(self, st: dict, firm_idx: np.ndarray, rows: dict | None = None) -> np.ndarray:
+    def _features(self, st: dict, firm_idx: np.ndarray) -> np.ndarray:
         """(len(firm_idx), len(FEATURES)) pair features of one demand with some firms."""
         idx = self.index_
         q = st["q"]
@@ -906,21 +906,8 @@ class Matcher:
         X = np.zeros((n, len(FEATURES)))
 
         def cos(qname, field):
-            if rows is None or field not in rows:
-                m = idx.matrices_[field][firm_idx]
-                if rows is not None:
-                    rows[field] = m
-            else:
-                m = rows[field]
-            qv = q[qname]
-            if n == 1:
-                # one firm (rank_demands): a sorted-index intersection beats a sparse product
-                if qv.nnz == 0 or m.nnz == 0:
-                    return np.zeros(1)
-                _, iq, im = np.intersect1d(qv.indices, m.indices, assume_unique=True,
-                                           return_indices=True)
-                return np.array([float(np.dot(qv.data[iq], m.data[im]))])
-            return np.asarray((m @ qv.T).todense()).ravel()
+            m = idx.matrices_[field][firm_idx]
+            return np.asarray((m @ q[qname].T).todense()).ravel()
         X[:, 0] = cos("all", "all")
         X[:, 1] = cos("words", "words")
         X[:, 2] = cos("bigrams", "bigrams")
@@ -937,11 +924,7 @@ class Matcher:
         X[:, 13] = st["cf"][firm_idx] / st["max_cf"] if st["max_cf"] > 0 else 0.0
         X[:, 14] = np.minimum(st["rel"][firm_idx], 1.0)
         X[:, 15] = self.supply_deg_[firm_idx]
-        fc = rows.get("_chains") if rows is not None else None
-        if fc is None:
-            fc = self.firm_chains_[firm_idx]
-            if rows is not None:
-                rows["_chains"] = fc
+        fc = self.firm_chains_[firm_idx]
         X[:, 16] = np.minimum(fc @ self._chain_vec(st["cvec"]), 1.0)
         X[:, 17] = (fc @ self._chain_vec(st["prof"])) / self.chain_norm_[firm_idx]
         X[:, 18] = self.tier_[firm_idx]
@@ -950,22 +933,11 @@ class Matcher:
         X[:, 21] = st["q_sup"]
         X[:, 22] = st["max_all"]
         if st["max_bm25"] > 0:
-            m = rows.get("_bm25") if rows is not None else None
-            if m is None:
-                m = self.index_.bm25_["all"][firm_idx]
-                if rows is not None:
-                    rows["_bm25"] = m
-            qb = q["bm25"]
-            if n == 1:
-                _, iq, im = np.intersect1d(qb.indices, m.indices, assume_unique=True, return_indices=True)
-                X[:, 23] = float(np.dot(qb.data[iq], m.data[im])) / st["max_bm25"]
-            else:
-                X[:, 23] = np.asarray((m @ qb.T).todense()).ravel() / st["max_bm25"]
+            m = self.index_.bm25_["all"][firm_idx]
+            X[:, 23] = np.asarray((m @ q["bm25"].T).todense()).ravel() / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         X[:, 25] = st["supsim"][firm_idx] / st["max_supsim"] if st["max_supsim"] > 0 else 0.0
-        off = self._ablated_columns()
-        if len(off):
-            X[:, off] = 0.0
+        X[:, self._ablated_columns()] = 0.0
         return X
 
     def _score(self, X: np.ndarray, st: dict) -> np.ndarray:
@@ -1186,6 +1158,7 @@ class Matcher:
         X[:, 23] = rel(bm, bank["max_bm25"])
         X[:, 24] = rel(graph("two_hop"), bank["max_2hop"])
         X[:, 25] = rel(graph("supsim"), bank["max_supsim"])
+        X[:, self._ablated_columns()] = 0.0
         return X
 
     def update_demand(self, record: dict) -> None:
@@ -1483,6 +1456,4 @@ class Matcher:
         return self._state(self.demand_pos_[demand_id])["kind"]
 
     def firm_features(self, credit_code: str) -> tuple[list[str], np.ndarray]:
-        fi = self.firm_pos_[credit_code]
-        X = np.vstack([self._features(self._state(k), np.array([fi]))[0] for k in range(len(self._dstate))])
-        return self.demand_ids(), X
+        return self.demand_ids(), self._firm_features(self.firm_pos_[credit_code])
