@@ -58,6 +58,16 @@ def latency_stats(seconds: list[float]) -> dict:
             "p95 ms": float(np.percentile(ms, 95)), "max ms": float(ms.max())}
 
 
+def timed(rank, ids: list[str]) -> list[float]:
+    """Seconds of ``rank(id, top=20)`` for each id, in turn."""
+    out = []
+    for i in ids:
+        t = time.perf_counter()
+        rank(i, top=20)
+        out.append(time.perf_counter() - t)
+    return out
+
+
 def pick(ids: list[str], k: int, seed: int = 0) -> list[str]:
     ids = sorted(ids)
     random.Random(seed).shuffle(ids)
@@ -110,25 +120,13 @@ def worker_ours(data: Path, db: Path, queries: int) -> dict:
     fit_s = time.perf_counter() - t0
     progress(f"fitted in {fit_s:.1f} s; ranking")
     sample = pick([d["demand_id"] for d in demands], queries)
-    lat = []
-    for did in sample:
-        t = time.perf_counter()
-        matcher.rank_smes(did, top=20)
-        lat.append(time.perf_counter() - t)
+    lat = timed(matcher.rank_smes, sample)
     progress(f"rank_smes done (p50 {latency_stats(lat)['p50 ms']:.0f} ms); again, warm")
     # the same demands once more: what a second view of a demand's page costs
-    lat_w = []
-    for did in sample:
-        t = time.perf_counter()
-        matcher.rank_smes(did, top=20)
-        lat_w.append(time.perf_counter() - t)
+    lat_w = timed(matcher.rank_smes, sample)
     progress("rank_demands")
     smes = [f["credit_code"] for f in firms if f.get("role") != "leader"]
-    lat_f = []
-    for code in pick(smes, queries):
-        t = time.perf_counter()
-        matcher.rank_demands(code, top=20)
-        lat_f.append(time.perf_counter() - t)
+    lat_f = timed(matcher.rank_demands, pick(smes, queries))
     return {"fetch s": fetch_s, "fit s": fit_s, "rank_smes": latency_stats(lat),
             "rank_smes warm": latency_stats([0.0] + lat_w),
             "rank_demands": latency_stats(lat_f), "firms": len(firms), "demands": len(demands),
