@@ -248,10 +248,12 @@ async def event_meetings(request: Request):
     from matchmaker.web.pages_sme import slot_time
 
     meetings = rows(db, sql + " ORDER BY slot, table_no", params)
+    # one clock reading per slot (the meetings of a slot share it): [start, end], or [""]
+    times = {s: slot_time(event["start"], event["slot_minutes"], s, event.get("breaks")).split("–")
+             for s in {m["slot"] for m in meetings}}
     return JSONResponse({"event": _event_json(event), "meetings": [
         {"id": m["id"], "slot": m["slot"],
-         "start": slot_time(event["start"], event["slot_minutes"], m["slot"], event.get("breaks")).split("–")[0],
-         "end": slot_time(event["start"], event["slot_minutes"], m["slot"], event.get("breaks")).split("–")[-1],
+         "start": times[m["slot"]][0], "end": times[m["slot"]][-1],
          "table": m["table_no"], "leader": m["leader"], "sme": m["sme"], "demand_id": m["demand_id"],
          "score": m["score"], "locked": bool(m["locked"]), "status": m["status"]}
         for m in meetings]})
