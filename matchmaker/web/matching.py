@@ -28,8 +28,7 @@ def _as_dict(match) -> dict:
         return {k: getattr(match, k, None) for k in _MATCH_FIELDS}
     if isinstance(match, dict):
         return dict(match)
-    return {k: getattr(match, k) for k in ("credit_code", "demand_id", "score", "reasons")
-            if hasattr(match, k)}
+    return {k: getattr(match, k) for k in _MATCH_FIELDS if hasattr(match, k)}
 
 
 def _prepare(model) -> None:
@@ -50,6 +49,11 @@ def _prepare(model) -> None:
         log.exception("preparing the demand states failed")
         return
     log.info("demand states prepared in %.1f s", time.perf_counter() - started)
+
+
+def _apply(model, kind: str, record: dict) -> None:
+    """One saved edit ("firm" or "demand") folded into a model."""
+    (model.update_firm if kind == "firm" else model.update_demand)(record)
 
 
 def _fit(db):
@@ -338,13 +342,13 @@ class Matching:
             self.refit_in_background()  # the first firms of a new installation
             return
         with self._rw.write():
-            (model.update_firm if kind == "firm" else model.update_demand)(record)
+            _apply(model, kind, record)
         with self._lock:
             self._changed(kind, key)
             if self._model is not None and self._model is not model:
                 # a refit swapped in meanwhile and may lack this edit
                 with self._rw.write():
-                    (self._model.update_firm if kind == "firm" else self._model.update_demand)(record)
+                    _apply(self._model, kind, record)
             elif self._refitting:
                 self._pending.append((kind, record))
 
@@ -373,7 +377,7 @@ class Matching:
                     # edits saved while fitting may predate the fit's snapshot: replay them
                     # (the new model is not yet visible to any reader)
                     for kind, record in self._pending:
-                        (model.update_firm if kind == "firm" else model.update_demand)(record)
+                        _apply(model, kind, record)
                     self._model = model
                     self._changed()
                     swapped = True
