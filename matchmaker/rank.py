@@ -1318,10 +1318,8 @@ class Matcher:
         def best(cands):
             return min(cands, key=lambda t: (t[0], -t[1])) if cands else None
         hops = None
-        nx_graph = getattr(g, "graph_", None)  # older ChainGraph: a networkx graph, no adj_
-        if (fn in nx_graph) if nx_graph is not None else (fn in g):
-            nbrs = ({k: v.get("weight", 1.0) for k, v in nx_graph[fn].items()} if nx_graph is not None
-                    else g.neighbours(fn))
+        if fn in g:
+            nbrs = g.neighbours(fn)
             direct = [(rank_of.get(s.split(":", 1)[0], 4), w * nbrs[s], s, None)
                       for s, w in seeds.items() if s in nbrs]
             hops = best(direct)
@@ -1374,27 +1372,19 @@ class Matcher:
         strongest seed: computed once per demand, so that a firm's two-step path is a lookup
         (a term or segment seed may have thousands of firm neighbours, skipped here)."""
         g = self.graph_
+        adj = g.adj_
         out: dict[str, tuple[str, float]] = {}
-        adj = getattr(g, "adj_", None)
-        nx_graph = getattr(g, "graph_", None)
-        if adj is None and nx_graph is None:
-            return out
         mask = getattr(self, "_segterm_mask", None)
-        if adj is not None and (mask is None or len(mask) != len(g.nodes_)):
+        if mask is None or len(mask) != len(g.nodes_):
             mask = self._segterm_mask = np.array([n.startswith(("seg:", "term:")) for n in g.nodes_])
         for s, w in seeds.items():
             if s.startswith("chain:") or s not in g.node_index_:
                 continue
-            if adj is not None:
-                i = g.node_index_[s]
-                row = adj.indices[adj.indptr[i]:adj.indptr[i + 1]]
-                vals = adj.data[adj.indptr[i]:adj.indptr[i + 1]]
-                keep = mask[row]
-                pairs = zip((g.nodes_[j] for j in row[keep].tolist()), vals[keep].tolist())
-            else:
-                pairs = ((n, a.get("weight", 1.0)) for n, a in nx_graph[s].items()
-                         if n.startswith(("seg:", "term:")))
-            for node, ew in pairs:
+            i = g.node_index_[s]
+            row = adj.indices[adj.indptr[i]:adj.indptr[i + 1]]
+            vals = adj.data[adj.indptr[i]:adj.indptr[i + 1]]
+            keep = mask[row]
+            for node, ew in zip((g.nodes_[j] for j in row[keep].tolist()), vals[keep].tolist()):
                 if node != s and (node not in out or out[node][1] < w * ew):
                     out[node] = (s, w * ew)
         return out
