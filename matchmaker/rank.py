@@ -1316,7 +1316,8 @@ class Matcher:
         rank_of = {"seg": 0, "term": 1, "firm": 2, "chain": 3}
 
         def best(cands):
-            return min(cands, key=lambda t: (t[0], -t[1])) if cands else None
+            # ties broken by node name: the same data gives the same path in every process
+            return min(cands, key=lambda t: (t[0], -t[1], t[2], t[3] or "")) if cands else None
         hops = None
         if fn in g:
             nbrs = g.neighbours(fn)
