@@ -17,6 +17,7 @@ the same rows. Writes matchmaker/model/weights.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -88,12 +89,10 @@ def collect(name: str, path: Path, taxonomy=None):
 
 
 def c_for(C, kind):
-    """(model, C) of one demand kind's blend. C: a number (the model is MODEL), or
-    {kind: [model, C]} as chosen by choose_C."""
-    if isinstance(C, dict):
-        spec = C.get(kind, C.get("default", [MODEL, 1.0]))
-        return (spec[0], float(spec[1])) if isinstance(spec, (list, tuple)) else (MODEL, float(spec))
-    return MODEL, float(C)
+    """(model, C) of one demand kind's blend, from {kind: [model, C]} as choose_C or main
+    gives it ("default" for kinds not named)."""
+    model, c = C.get(kind, C.get("default", [MODEL, 1.0]))
+    return model, float(c)
 
 
 def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise", "pairwise")) -> dict:
@@ -131,7 +130,7 @@ HARD_PAIRS = 0
 
 
 def fit_lr(X, y, w, C, grade=None, groups=None):
-    model, C = C if isinstance(C, tuple) else (MODEL, C)
+    model, C = C  # (model, C) from c_for
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
@@ -287,7 +286,6 @@ def score_profiles(profiles, rows, default):
 def halves(rows, difficulty):
     """Each set's demands cut in two halves, stratified by difficulty where it is known and
     ordered by a hash of the id (not by the id, whose numbering may follow a theme)."""
-    import hashlib
     strata = defaultdict(set)
     for r in rows:
         strata[(r[0], difficulty.get(r[1], "") if r[0] == "handwritten-dev" else "")].add(r[1])
