@@ -311,7 +311,8 @@ def m003_users(db: Database) -> None:
 # --- records ----------------------------------------------------------------------------
 
 
-def _dumps(value) -> str:
+def json_text(value) -> str:
+    """A value as stored in a JSON column (Chinese kept readable)."""
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -329,8 +330,8 @@ def firm_row(record: dict, stamp: str) -> dict:
     row = {k: record.get(k) or "" for k in ("credit_code", "name", "role", "products",
                                             "technologies", "description", "district")}
     for k in FIRM_LIST_FIELDS:
-        row[k] = _dumps(list(record.get(k) or []))
-    row["extra"] = _dumps(record.get("extra") or {})
+        row[k] = json_text(list(record.get(k) or []))
+    row["extra"] = json_text(record.get("extra") or {})
     row["updated_at"] = stamp
     return row
 
@@ -339,10 +340,10 @@ def demand_row(record: dict, stamp: str) -> dict:
     row = {k: record.get(k) or "" for k in ("demand_id", "leader", "kind", "title",
                                             "description", "specs")}
     for k in DEMAND_LIST_FIELDS:
-        row[k] = _dumps(list(record.get(k) or []))
+        row[k] = json_text(list(record.get(k) or []))
     row["deadline"] = record.get("deadline") or None
     row["status"] = record.get("status") or "open"
-    row["extra"] = _dumps(record.get("extra") or {})
+    row["extra"] = json_text(record.get("extra") or {})
     row["updated_at"] = stamp
     return row
 
@@ -533,9 +534,9 @@ def sync_taxonomy(db: Database, taxonomy) -> int:
         db.execute("DELETE FROM chains")
         db.conn.executemany(
             "INSERT INTO chains(name, aliases, description) VALUES (?, ?, ?)",
-            [(c.name, _dumps(list(c.aliases)), "") for c in taxonomy.chains])
+            [(c.name, json_text(list(c.aliases)), "") for c in taxonomy.chains])
         db.conn.executemany(
             "INSERT INTO segments(id, chain, name, stage, parent, terms) VALUES (?, ?, ?, ?, ?, ?)",
-            [(s.id, s.chain, s.name, s.stage, s.parent, _dumps(list(s.terms)))
+            [(s.id, s.chain, s.name, s.stage, s.parent, json_text(list(s.terms)))
              for s in taxonomy.segments.values()])
     return len(taxonomy.segments)

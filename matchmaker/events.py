@@ -14,7 +14,6 @@ clock times of later slots (see :func:`matchmaker.sheets.slot_times`), not slot 
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import date as _date
 from datetime import datetime
@@ -47,13 +46,6 @@ RANK_TOP = 500   # how deep into the ranker's list pairing looks for invited SME
 
 def _now() -> str:
     return store.now()
-
-
-_loads = store.json_value
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _rows(db, sql: str, params=()) -> list[dict]:
@@ -104,7 +96,7 @@ def create_event(db, name: str, date: str, start: str, slots: int, slot_minutes:
         table.insert({
             "name": name, "date": str(date), "venue": venue or "", "start": str(start),
             "slots": slots, "slot_minutes": slot_minutes, "tables": tables,
-            "breaks": _dumps(breaks), "chains": _dumps(list(chains or [])), "status": "draft",
+            "breaks": store.json_text(breaks), "chains": store.json_text(list(chains or [])), "status": "draft",
             "relevance_floor": floor, "max_per_sme": max_per_sme, "created_at": _now()})
         return table.last_pk
 
@@ -128,8 +120,8 @@ def get_event(db, event_id: int) -> dict:
     if not rows:
         raise NotFound(f"未找到对接会：{event_id}")
     ev = rows[0]
-    ev["breaks"] = _loads(ev.get("breaks"), [])
-    ev["chains"] = _loads(ev.get("chains"), [])
+    ev["breaks"] = store.json_value(ev.get("breaks"), [])
+    ev["chains"] = store.json_value(ev.get("chains"), [])
     if ev.get("relevance_floor") is None:
         ev["relevance_floor"] = pairing.DEFAULT_RELEVANCE_FLOOR
     if not ev.get("max_per_sme"):
@@ -170,8 +162,8 @@ def update_event(db, event_id: int, **fields) -> dict:
         if merged["tables"] < used:
             raise UserError(f"已分配到 {used} 号桌，洽谈桌数不能少于 {used}")
         row = {k: merged[k] for k in allowed}
-        row["breaks"] = _dumps(breaks)
-        row["chains"] = _dumps(list(merged["chains"] or []))
+        row["breaks"] = store.json_text(breaks)
+        row["chains"] = store.json_text(list(merged["chains"] or []))
         db["events"].update(event_id, row)
     return get_event(db, event_id)
 
@@ -236,7 +228,7 @@ def invite(db, event_id: int, firms: list[str]) -> list[str]:
                 tables = [free[0]]
                 used.add(free[0])
             db["participants"].insert({"event_id": event_id, "credit_code": code, "role": role,
-                                       "tables": _dumps(tables), "checked_in": 0, "no_show": 0,
+                                       "tables": store.json_text(tables), "checked_in": 0, "no_show": 0,
                                        "invited_at": _now()})
             existing[code] = {"credit_code": code, "tables": tables}
     return codes
@@ -267,7 +259,7 @@ def participants(db, event_id: int, role: str | None = None) -> list[dict]:
     for r in _rows(db, "SELECT credit_code, slot FROM unavailability WHERE event_id = ? ORDER BY slot", [event_id]):
         blocked[r["credit_code"]].append(r["slot"])
     for p in out:
-        p["tables"] = _loads(p.get("tables"), [])
+        p["tables"] = store.json_value(p.get("tables"), [])
         p["unavailable"] = blocked.get(p["credit_code"], [])
     return out
 
@@ -289,7 +281,7 @@ def set_leader_tables(db, event_id: int, leader: str, tables: list[int]) -> None
             if p["credit_code"] != code and set(p["tables"]) & set(tables):
                 raise UserError(f"{sorted(set(p['tables']) & set(tables))[0]} 号桌已分给 {p['name']}")
         db.execute("UPDATE participants SET tables = ? WHERE event_id = ? AND credit_code = ?",
-                   [_dumps(tables), event_id, code])
+                   [store.json_text(tables), event_id, code])
 
 
 def set_unavailable(db, event_id: int, firm: str, slots: list[int]) -> None:
@@ -457,7 +449,7 @@ def build_problem(db, event_id: int, max_per_sme: int | None = None, matcher=Non
     for p in people:
         unavailable[p["credit_code"]].update(p["unavailable"])
     locked = [pairing.Meeting(r["slot"], r["table_no"], r["leader"], r["sme"], r["demand_id"],
-                              r["score"] or 0.0, "locked", _loads(r["reasons"], None))
+                              r["score"] or 0.0, "locked", store.json_value(r["reasons"], None))
               for r in _rows(db, "SELECT * FROM meetings WHERE event_id = ? AND locked = 1 "
                                  "AND status != 'cancelled' ORDER BY slot, table_no", [event_id])]
     return pairing.Problem(
@@ -495,7 +487,7 @@ def run_pairing(db, event_id: int, max_per_sme: int | None = None, matcher=None)
                 continue
             db["meetings"].insert({"event_id": event_id, "slot": m.slot, "table_no": m.table,
                                    "leader": m.leader, "sme": m.sme, "demand_id": m.demand_id,
-                                   "score": m.score, "reasons": _dumps(m.reasons or {}),
+                                   "score": m.score, "reasons": store.json_text(m.reasons or {}),
                                    "locked": 0, "status": "scheduled",
                                    "source": "manual" if m.kind == "must" else "pairing"})
         if max_per_sme is not None:
@@ -503,7 +495,7 @@ def run_pairing(db, event_id: int, max_per_sme: int | None = None, matcher=None)
         db["events"].update(event_id, {"status": "scheduled"})
         report = {"unplaced": [u.__dict__ for u in schedule.unplaced],
                   "waitlist": schedule.waitlist, "stats": schedule.stats}
-        store.set_setting(db, f"pairing_report:{event_id}", _dumps(report))
+        store.set_setting(db, f"pairing_report:{event_id}", store.json_text(report))
     return pairing_result(db, event_id)
 
 
@@ -526,7 +518,7 @@ def pairing_result(db, event_id: int) -> dict:
                 for r in rows]
     people = participants(db, event_id)
     met = {m["sme"] for m in meetings if m["status"] != "no_show"}
-    report = _loads(store.get_setting(db, f"pairing_report:{event_id}"), {})
+    report = store.json_value(store.get_setting(db, f"pairing_report:{event_id}"), {})
     busy = {(m["slot"], m["table"]) for m in meetings}
     blocked = {p["credit_code"]: set(p["unavailable"]) for p in people}
     open_cells = [{"slot": s, "table": t, "leader": p["credit_code"]}
@@ -719,7 +711,7 @@ def repair(db, event_id: int, from_slot: int | None = None, matcher=None) -> dic
             if m.kind == "repair":
                 db["meetings"].insert({"event_id": event_id, "slot": m.slot, "table_no": m.table,
                                        "leader": m.leader, "sme": m.sme, "demand_id": m.demand_id,
-                                       "score": m.score, "reasons": _dumps(m.reasons or {}),
+                                       "score": m.score, "reasons": store.json_text(m.reasons or {}),
                                        "locked": 1, "status": "scheduled", "source": "repair"})
     out = pairing_result(db, event_id)
     out["stats"] = dict(out.get("stats") or {}, repaired=fixed.stats.get("repaired", 0),
@@ -776,7 +768,7 @@ def statistics(db, event_id: int | None = None) -> dict:
 
     total, by_chain = blank(), defaultdict(blank)
     for r in rows:
-        chains = _loads(r["d_chains"], []) or _loads(r["l_chains"], []) or ["未分类"]
+        chains = store.json_value(r["d_chains"], []) or store.json_value(r["l_chains"], []) or ["未分类"]
         for acc in (total, by_chain[chains[0]]):
             acc["meetings"] += 1
             if r["result"] in ("已洽谈", "达成意向", "签约") or r["status"] == "held":
@@ -812,7 +804,7 @@ def sheet_context(db, event_id: int) -> dict:
     demands = {d: store.get_demand(db, d) or {} for d in demand_ids}
     reasons = {r["id"]: r["reasons"] for r in _rows(db, "SELECT id, reasons FROM meetings WHERE event_id = ?",
                                                     [event_id])}
-    meetings = [dict(m, reasons=_loads(reasons.get(m["id"]), {}))
+    meetings = [dict(m, reasons=store.json_value(reasons.get(m["id"]), {}))
                 for m in result["meetings"] if m["status"] != "no_show"]
     times = slot_times(ev["start"], ev["slot_minutes"], ev["slots"], ev["breaks"])
     unplaced = [u for u in result["unplaced"]]
