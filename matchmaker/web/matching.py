@@ -31,24 +31,26 @@ def _as_dict(match) -> dict:
     return {k: getattr(match, k) for k in _MATCH_FIELDS if hasattr(match, k)}
 
 
-def _prepare(model) -> None:
+def _prepare(model) -> bool:
     """Compute every demand's state (query vectors, graph scores) and the firm direction's
     stack of them on a model no reader sees yet (after a fit, before it is served): a few
-    seconds there instead of in the first request that ranks demands for an SME."""
+    seconds there instead of in the first request that ranks demands for an SME.
+    False when that failed (the warm-up then computes them, see Matching.warm)."""
     if model is None or not hasattr(model, "explain"):
-        return
+        return True
     started = time.perf_counter()
     try:
         smes = model.sme_codes() if hasattr(model, "sme_codes") else []
         if not smes:
-            return
+            return True
         for did in model.demand_ids():
             model.explain(did, smes[0])
         model.rank_demands(smes[0], top=1)
     except Exception:  # an optimisation: the model still serves, computing states when asked
         log.exception("preparing the demand states failed")
-        return
+        return False
     log.info("demand states prepared in %.1f s", time.perf_counter() - started)
+    return True
 
 
 def _apply(model, kind: str, record: dict) -> None:
@@ -170,10 +172,11 @@ class Matching:
         self._idle = threading.Condition(threading.Lock())
 
     def load(self, warm: bool = True) -> "Matching":
+        prepared = False
         try:
             model = _fit(self.store.db())
             if warm:
-                _prepare(model)
+                prepared = _prepare(model)
         except Exception:  # the pages still work, without rankings, until a refit succeeds
             log.exception("fitting the matcher failed; serving without rankings")
             model = None
@@ -182,7 +185,7 @@ class Matching:
             self._changed()
         self.ready.set()
         if warm:
-            self.warm_in_background()
+            self.warm_in_background(states=not prepared)
         else:
             self.warmed.set()
         return self
@@ -372,7 +375,7 @@ class Matching:
             swapped = False
             try:
                 model = _fit(self.store.db())
-                _prepare(model)  # the old model answers meanwhile
+                prepared = _prepare(model)  # the old model answers meanwhile
                 with self._lock:
                     # edits saved while fitting may predate the fit's snapshot: replay them
                     # (the new model is not yet visible to any reader)
@@ -388,7 +391,7 @@ class Matching:
                     self._refitting = False
                     self._pending = []
             if swapped:
-                self.warm_in_background()
+                self.warm_in_background(states=not prepared)
 
         thread = threading.Thread(target=run, name="matchmaker-refit", daemon=True)
         thread.start()
@@ -423,11 +426,12 @@ class Matching:
             return []
         return [r[0] for r in found]
 
-    def warm(self) -> int:
+    def warm(self, states: bool = True) -> int:
         """Rank every demand once, so its state (query vectors, graph scores) is computed and
         its SME list cached before anyone asks. Two phases: first the states of all demands
         and the firm direction's stack (a few seconds), so an SME's first /recommended costs
         one ordinary ranking; then each demand's SME list, cached for the leaders' pages.
+        `states=False` skips phase one for a model _prepare already did it on (load, refit).
         Each step takes the read lock on its own, so edits wait at most one ranking.
         Stops early when another model is swapped in. Returns the demands ranked."""
         self.warmed.clear()
@@ -439,11 +443,12 @@ class Matching:
                 return 0
             ids = getattr(model, "demand_ids", None)
             ids = list(ids() if callable(ids) else getattr(model, "demands_", {}))
-            try:
-                self._warm_states(model, ids)
-            except KeyError:  # a demand removed meanwhile: phase two still warms the rest
-                pass
-            log.info("demand states warmed in %.1f s", time.perf_counter() - started)
+            if states:
+                try:
+                    self._warm_states(model, ids)
+                except KeyError:  # a demand removed meanwhile: phase two still warms the rest
+                    pass
+                log.info("demand states warmed in %.1f s", time.perf_counter() - started)
             # the demand lists of SMEs that can sign in (~30 ms each): their first
             # /recommended is then a cache hit, even when a room of them opens it at once
             for code in self._sme_accounts():
@@ -473,8 +478,9 @@ class Matching:
         finally:
             self.warmed.set()
 
-    def warm_in_background(self) -> threading.Thread:
-        thread = threading.Thread(target=self.warm, name="matchmaker-warm", daemon=True)
+    def warm_in_background(self, states: bool = True) -> threading.Thread:
+        thread = threading.Thread(target=self.warm, args=(states,), name="matchmaker-warm",
+                                  daemon=True)
         thread.start()
         return thread
 
