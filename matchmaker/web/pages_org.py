@@ -327,15 +327,12 @@ def chain_names(request: Request) -> list[str]:
     return cached_by_data(request, ("chain_names",), lambda: _chain_names(db_of(request)))
 
 
-def _chain_or_404(request: Request, chain: str) -> str:
-    if chain not in chain_names(request):
-        raise not_found("产业链")
-    return chain
-
-
 def _chain_map(request: Request, chain: str) -> tuple[dict, str]:
     """(chain_data, SVG) of a chain, computed once per version of the firms and demands:
-    placing firms on segments takes tens of ms, a repeat view only renders the template."""
+    placing firms on segments takes tens of ms, a repeat view only renders the template.
+    404 for a chain no firm names."""
+    if chain not in chain_names(request):
+        raise not_found("产业链")
     store = request.app.state.store
 
     def compute():
@@ -347,13 +344,11 @@ def _chain_map(request: Request, chain: str) -> tuple[dict, str]:
 
 @endpoint("organizer")
 async def chain_map(request: Request):
-    chain = await run_in_threadpool(_chain_or_404, request, request.path_params["chain"])
-    data, svg = await run_in_threadpool(_chain_map, request, chain)
+    data, svg = await run_in_threadpool(_chain_map, request, request.path_params["chain"])
     return render(request, "org/chain.html", {**data, "svg": svg, "gap_rule": GAP_RULE})
 
 
 @endpoint("organizer")
 async def chain_map_svg(request: Request):
-    chain = await run_in_threadpool(_chain_or_404, request, request.path_params["chain"])
-    _, svg = await run_in_threadpool(_chain_map, request, chain)
+    _, svg = await run_in_threadpool(_chain_map, request, request.path_params["chain"])
     return Response(str(svg), media_type="image/svg+xml")
