@@ -345,17 +345,13 @@ def _stored_demand(request: Request, demand_id: str, status: int) -> JSONRespons
 @endpoint("leader", "organizer")
 async def demand_create(request: Request):
     """A leader posts a demand of its own (an organizer names the leader)."""
-    from matchmaker.web.pages_demands import demand_from_form, leader_for_form, save_demand
+    from matchmaker.web.pages_demands import new_demand_from_form, save_demand
 
     user = auth.current_user(request)
-    fields = dict(DEMAND_FIELDS, **({"leader": "string"} if user["role"] == "organizer" else {}))
-    data = await _json_body(request, fields, required=("title", "kind", "description")
-                            + (("leader",) if user["role"] == "organizer" else ()))
-    form = _demand_form(data)
-    leader, leader_error = leader_for_form(request, user, form)
-    rec, errors = demand_from_form(form, leader)
-    if leader_error:
-        errors["leader"] = leader_error
+    named = ("leader",) if user["role"] == "organizer" else ()  # an organizer names the leader
+    data = await _json_body(request, {**DEMAND_FIELDS, **{k: "string" for k in named}},
+                            required=("title", "kind", "description") + named)
+    rec, errors = new_demand_from_form(request, user, _demand_form(data))
     status = data.get("status", "open")
     if status not in ("open", "draft"):
         errors["status"] = "新需求的状态应为 open（发布）或 draft（草稿）。"

@@ -123,13 +123,23 @@ def _leader_choices(request: Request, user: dict) -> list[dict]:
     return rows(db_of(request), "SELECT credit_code, name FROM firms WHERE role = 'leader' ORDER BY name")
 
 
-def leader_for_form(request: Request, user: dict, form) -> tuple[str, str | None]:
+def _leader_for_form(request: Request, user: dict, form) -> tuple[str, str | None]:
     if user["role"] == "leader":
         return user["firm"], None
     leader = str(form.get("leader", "")).strip()
     found = row(db_of(request), "SELECT credit_code FROM firms WHERE credit_code = ? AND role = 'leader'",
                 [leader])
     return (leader, None) if found else ("", "请选择发布需求的链主企业。")
+
+
+def new_demand_from_form(request: Request, user: dict, form) -> tuple[dict, dict]:
+    """(record, field -> fault) of a new demand: its fields, and its leader (the leader's
+    own firm, or the one an organizer names), as the form and the API take them."""
+    leader, leader_error = _leader_for_form(request, user, form)
+    rec, errors = demand_from_form(form, leader)
+    if leader_error:
+        errors["leader"] = leader_error
+    return rec, errors
 
 
 def new_demand_id(db) -> str:
@@ -193,10 +203,7 @@ async def demand_new(request: Request):
     if request.method == "GET":
         return render(request, "demands/form.html", ctx)
     form = await auth.read_form(request)
-    leader, leader_error = leader_for_form(request, user, form)
-    rec, errors = demand_from_form(form, leader)
-    if leader_error:
-        errors["leader"] = leader_error
+    rec, errors = new_demand_from_form(request, user, form)
     action = str(form.get("action", "publish"))
     if errors:
         return render(request, "demands/form.html", {**ctx, "demand": rec, "errors": errors},
