@@ -234,3 +234,32 @@ def test_ablations_use_one_side_only():
     ranked = graph.rank_smes("D1", top=10)
     assert ranked and all(x.credit_code != "L1" for x in ranked)
     assert full.rank_smes("D1", top=1)[0].score != graph.rank_smes("D1", top=1)[0].score
+
+
+_REASONS_DUMP = """
+import json, sys
+from matchmaker.service import build_matcher, load_dir
+firms, demands, relations = load_dir(sys.argv[1])
+m = build_matcher(firms, demands, relations)
+out = {d["demand_id"]: [x.to_dict() for x in m.rank_smes(d["demand_id"], top=10)] for d in demands}
+print(json.dumps(out, ensure_ascii=False, sort_keys=True))
+"""
+
+
+@pytest.mark.skipif(not (DEV / "qrels.txt").exists(),
+                    reason=f"handwritten-dev benchmark not found at {DEV} (../shared absent)")
+def test_rankings_and_reasons_do_not_follow_the_string_hash_seed():
+    """Two processes with different PYTHONHASHSEED give the same rankings and reasons (the chain
+    path once followed set order, so a demand's reasons changed between server restarts)."""
+    import os
+    import subprocess
+    import sys
+
+    dumps = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        proc = subprocess.run([sys.executable, "-c", _REASONS_DUMP, str(DEV)], env=env,
+                              capture_output=True, text=True, timeout=300, check=True)
+        dumps.append(json.loads(proc.stdout))
+    assert len(dumps[0]) >= 30 and all(dumps[0].values())
+    assert dumps[0] == dumps[1]
