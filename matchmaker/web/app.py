@@ -130,6 +130,7 @@ def create_app(db_path: str | os.PathLike, *, secret: str | None = None,
     app.state.store = store
     app.state.templates = _templates()
     app.state.db_path = str(db_path)
+    app.state.page_cache = {}  # views.cached_by_data
     return app
 
 

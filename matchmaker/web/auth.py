@@ -158,7 +158,7 @@ def bearer_token(request: Request) -> str | None:
 
 
 def current_user(request: Request) -> dict | None:
-    if "user" in request.state._state:
+    if hasattr(request.state, "user"):
         return request.state.user
     db = request.app.state.store.db()
     user = None
@@ -240,7 +240,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 async def read_form(request: Request):
     """The request's form, parsed once; oversized or malformed bodies are refused kindly."""
-    if "form" in request.state._state:
+    if hasattr(request.state, "form"):
         return request.state.form
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from matchmaker import db as dbmod
+from matchmaker import events as events_mod
 from matchmaker.errors import UserError
 from matchmaker.web import auth, charts
 from matchmaker.web.auth import endpoint
@@ -36,8 +37,9 @@ def _dashboard_counts(db) -> tuple[Counter, Counter]:
     return chain_counts, tier_counts
 
 
-@endpoint("organizer")
-async def dashboard(request: Request):
+def _dashboard_figures(request: Request) -> dict:
+    # a dozen counting queries: run in a worker thread (with its own connection), not on the
+    # event loop that serves every other user
     db = db_of(request)
     stats = {
         "leaders": scalar(db, "SELECT COUNT(*) FROM firms WHERE role = 'leader'"),
@@ -53,21 +55,21 @@ async def dashboard(request: Request):
                                                lambda: _dashboard_counts(db))
     outcome_counts = Counter({r["result"] or "未填写": r["n"]
                               for r in rows(db, "SELECT result, COUNT(*) AS n FROM outcomes GROUP BY result")})
-    by_chain = {}
-    try:
-        from matchmaker import events as events_mod
-
-        figures = events_mod.statistics(db)
-        by_chain = figures.get("by_chain", {})
-        stats["contracts"] = figures["total"]["contracts"]
-        stats["intents"] = figures["total"]["intents"]
-        stats["amount"] = figures["total"]["amount"]
-        stats["smes_joined"] = figures["total"]["smes_joined"]
-    except ImportError:
-        pass
+    figures = events_mod.statistics(db)
+    for key in ("contracts", "intents", "amount", "smes_joined"):
+        stats[key] = figures["total"][key]
     events = rows(db, "SELECT e.*, (SELECT COUNT(*) FROM participants p WHERE p.event_id = e.id) AS firms, "
                       "(SELECT COUNT(*) FROM meetings m WHERE m.event_id = e.id) AS meetings "
                       "FROM events e ORDER BY e.date DESC LIMIT 8")
+    return {"stats": stats, "events": events, "chain_counts": chain_counts, "tier_counts": tier_counts,
+            "outcome_counts": outcome_counts, "by_chain": figures.get("by_chain", {})}
+
+
+@endpoint("organizer")
+async def dashboard(request: Request):
+    fig = await run_in_threadpool(_dashboard_figures, request)
+    stats, events, by_chain = fig["stats"], fig["events"], fig["by_chain"]
+    chain_counts, tier_counts, outcome_counts = fig["chain_counts"], fig["tier_counts"], fig["outcome_counts"]
     chart_chains = charts.bar_chart(chain_counts.most_common(10), title="各产业链征集中的需求",
                                     unit="项", testid="chart-chains")
     chart_tiers = charts.bar_chart(tier_counts.most_common(), title="中小企业资质分布", unit="家",

@@ -42,7 +42,7 @@ def db_of(request: Request):
 
 def context(request: Request) -> dict:
     """Available to every template."""
-    user = request.state.user if "user" in request.state._state else auth.current_user(request)
+    user = request.state.user if hasattr(request.state, "user") else auth.current_user(request)
     nav = _nav(user)
     path = request.url.path
     # the nav item whose link is the longest prefix of this page is the current one
@@ -184,7 +184,7 @@ def cached_by_data(request: Request, key: tuple, compute):
     if matching is None:
         return compute()
     version = matching.data_version()
-    cache = request.app.state._state.setdefault("page_cache", {})
+    cache = request.app.state.page_cache
     hit = cache.get(key)
     if hit is not None and hit[0] == version:
         return hit[1]
