@@ -100,6 +100,29 @@ def _postings_scores(queries: sp.csr_matrix, post: sp.csr_matrix) -> np.ndarray:
     return out
 
 
+def _row_norms(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Row l2 norms computed as sklearn's ``normalize`` computes them for a float32 CSR matrix
+    (float32 squares summed in double, in index order, then sqrt), so that dividing by them
+    gives its rows bit for bit. Vectorised over rows: step k adds every row's k-th entry."""
+    sq = np.square(data).astype(np.float64)
+    lens = np.diff(indptr).astype(np.int64)
+    order = np.argsort(-lens, kind="stable")
+    starts = indptr[:-1].astype(np.int64)[order]
+    lens_sorted = lens[order]
+    acc = np.zeros(len(lens))
+    # rows still active at step k are a prefix of ``order`` (longest first)
+    active = np.searchsorted(-lens_sorted, -np.arange(1, int(lens.max(initial=0)) + 1), side="right")
+    for k, m in enumerate(active.tolist()):
+        acc[:m] += sq[starts[:m] + k]
+    out = np.empty(len(lens))
+    out[order] = np.sqrt(acc)
+    return out
+
+
+def _row_ids(mat: sp.csr_matrix) -> np.ndarray:
+    return np.repeat(np.arange(mat.shape[0], dtype=np.int64), np.diff(mat.indptr))
+
+
 def _vectorizer(min_df=1, max_df=1.0) -> TfidfVectorizer:
     # analyzer=identity: documents arrive as token lists, nothing is re-tokenised.
     return TfidfVectorizer(analyzer=identity, lowercase=False, sublinear_tf=True,
@@ -111,21 +134,55 @@ class FieldIndex:
 
     ``docs`` are dicts field -> token list. ``fit`` learns vocabularies and idf; ``append``
     and ``replace`` transform new documents with the fitted vectorizers (no refit).
+
+    With ``split_from`` set, the fields ``words`` and ``bigrams`` are not stored: they are the
+    word and the bigram columns of that field. Over the same documents a token's document
+    frequency, hence its idf and the ``max_df`` rule, is the same in the slice as in the whole
+    field, so a document's ``words`` vector is its ``split_from`` row restricted to word
+    columns and normalised again. :meth:`rows` builds those rows when asked, from the stored
+    row, its norm and the norm of the slice (one float per document and slice), and they equal
+    what a vectorizer fitted on the slice gives, in ``split_from``'s columns. Queries of a
+    derived field (:meth:`transform`) are in those columns too.
+
+    BM25 (``bm25_fields``, which are also given postings) stores no matrix of its own: its
+    weights share the TF-IDF matrix's sparsity, and a term count is recovered from a TF-IDF
+    weight (sublinear tf times idf over the row norm, one float per document), so BM25 rows
+    and postings are computed from the TF-IDF ones for the terms and documents asked.
     """
 
+    SPLITS = {"words": False, "bigrams": True}  # derived field -> takes the bigram columns
+
     def __init__(self, fields: Sequence[str], max_df: float = 1.0, bm25_fields: Sequence[str] = (),
-                 k1: float = 1.2, b: float = 0.75, dense_query_share: float = 0.25):
+                 k1: float = 1.2, b: float = 0.75, dense_query_share: float = 0.25,
+                 split_from: str | None = None):
         self.fields = list(fields)
         self.dense_query_share = dense_query_share
         self.max_df = max_df
         self.bm25_fields = list(bm25_fields)
         self.k1 = k1
         self.b = b
+        self.split_from = split_from
+
+    # ------------------------------------------------------------------ fitting
+    def _derived(self) -> dict[str, str]:
+        """derived field -> the stored field it is a slice of."""
+        if not self.split_from:
+            return {}
+        return {f: self.split_from for f in self.fields if f in self.SPLITS}
+
+    def _stored(self) -> list[str]:
+        derived = self._derived()
+        return [f for f in self.fields if f not in derived]
+
+    def _with_stats(self) -> list[str]:
+        """Stored fields whose per-document norms are kept (BM25 and split sources)."""
+        out = list(dict.fromkeys(self.bm25_fields + ([self.split_from] if self._derived() else [])))
+        return [f for f in out if f in self._stored()]
 
     def fit(self, docs: Sequence[dict[str, list[str]]]) -> "FieldIndex":
         ids = TokenIds()
         counts = {}
-        for field in self.fields:
+        for field in self._stored():
             flat, lengths = ids.encode(d.get(field, []) for d in docs)
             counts[field] = flat, lengths
         counts = {f: count_matrix(flat, lengths, len(ids.tokens)) for f, (flat, lengths) in counts.items()}
@@ -134,14 +191,20 @@ class FieldIndex:
     def fit_counts(self, counts: dict[str, sp.csr_matrix], tokens: Sequence[str],
                    consume: bool = False) -> "FieldIndex":
         """Fit from per-field count matrices over one shared vocabulary (column j counts
-        ``tokens[j]``; canonical CSR as :func:`count_matrix` gives). With ``consume`` each
-        field's counts are taken out of ``counts`` once fitted, so that the counts and the
-        weighted matrices of all fields are never held at once (peak memory at 200k firms)."""
+        ``tokens[j]``; canonical CSR as :func:`count_matrix` gives). Derived fields take no
+        counts. With ``consume`` each field's counts are taken out of ``counts`` and turned
+        into its weights in place, so that the counts and the weighted matrices of all fields
+        are never held at once (peak memory at 200k firms)."""
         self.vectorizers_: dict[str, TfidfVectorizer] = {}
         self.matrices_: dict[str, sp.csr_matrix] = {}
-        field_counts: dict[str, sp.csr_matrix] = {}
-        n_docs = counts[self.fields[0]].shape[0]
-        for field in self.fields:
+        self.row_norm_: dict[str, np.ndarray] = {}
+        self.split_norm_: dict[str, np.ndarray] = {}
+        self.is_bigram_: dict[str, np.ndarray] = {}
+        self._bm25_stats: dict[str, tuple[np.ndarray, float]] = {}
+        self.bm25_norm_: dict[str, np.ndarray] = {}
+        with_stats = self._with_stats()
+        n_docs = counts[self._stored()[0]].shape[0]
+        for field in self._stored():
             X = counts.pop(field) if consume else counts[field]
             df = np.bincount(X.indices, minlength=X.shape[1])
             present = df > 0
@@ -151,8 +214,9 @@ class FieldIndex:
                 mat = vec.fit_transform([[] for _ in range(n_docs)] + [["\x00empty"]])[:-1]
                 self.vectorizers_[field] = vec
                 self.matrices_[field] = sp.csr_matrix(mat, dtype=np.float32)
-                if field in self.bm25_fields:
-                    field_counts[field] = sp.csr_matrix((n_docs, 1), dtype=np.float32)
+                if field in with_stats:
+                    self._doc_stats(field, sp.csr_matrix(mat.shape, dtype=np.float32), fitting=True)
+                    self._take_norms(field, sp.csr_matrix(mat.shape, dtype=np.float32), fitting=True)
                 continue
             max_df = self.max_df if n_docs > 50 else 1.0
             vec = _vectorizer(max_df=max_df)
@@ -166,70 +230,164 @@ class FieldIndex:
             order = sorted(range(len(kept)), key=lambda k: tokens[kept[k]])
             new_col = np.full(X.shape[1], -1, dtype=np.int64)
             new_col[kept[order]] = np.arange(len(kept))
-            Xf = keep_columns(X, new_col, len(kept))
+            Xf = sp.csr_matrix(keep_columns(X, new_col, len(kept)), dtype=np.float32)
             vec.vocabulary_ = {tokens[kept[k]]: r for r, k in enumerate(order)}
             vec.fixed_vocabulary_ = False
             vec._tfidf = TfidfTransformer(norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf,
                                           sublinear_tf=vec.sublinear_tf).fit(Xf)
             del X
             self.vectorizers_[field] = vec
-            if field in self.bm25_fields:
-                field_counts[field] = Xf
-            self.matrices_[field] = sp.csr_matrix(vec._tfidf.transform(Xf, copy=field in self.bm25_fields),
-                                                  dtype=np.float32)
+            if field in with_stats:
+                # TfidfTransformer.transform's steps, with the norms taken on the way
+                self._doc_stats(field, Xf, fitting=True)
+                self._sublinear_idf(field, Xf.data, Xf.indices, out=Xf.data)
+                self._take_norms(field, Xf, fitting=True)
+                self.matrices_[field] = sp.csr_matrix(l2_normalize(Xf, copy=False), dtype=np.float32)
+            else:
+                self.matrices_[field] = sp.csr_matrix(vec._tfidf.transform(Xf, copy=False), dtype=np.float32)
             del Xf
-        # BM25 over the same vocabulary: document weights precomputed, so a query is one
-        # sparse product as for TF-IDF.
-        self.counters_: dict[str, CountVectorizer] = {}
-        self.bm25_: dict[str, sp.csr_matrix] = {}
-        self._bm25_stats: dict[str, tuple[np.ndarray, float]] = {}
-        for field in self.bm25_fields:
-            cv = CountVectorizer(analyzer=identity, lowercase=False,
-                                 vocabulary=self.vectorizers_[field].vocabulary_, dtype=np.float32)
-            counts_f = field_counts[field]
-            n = counts_f.shape[0]
-            df = np.bincount(counts_f.indices, minlength=counts_f.shape[1])
-            idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-            dl = np.asarray(counts_f.sum(axis=1)).ravel()
-            avgdl = float(dl.mean()) if n and dl.mean() > 0 else 1.0
-            self.counters_[field] = cv
-            self._bm25_stats[field] = (idf, avgdl)
-            self.bm25_[field] = self._bm25_weights(field, counts_f)
-            del field_counts[field], counts_f
         self._build_postings()
         return self
+
+    def _sublinear_idf(self, field: str, tf: np.ndarray, cols: np.ndarray, out=None) -> np.ndarray:
+        """float32 ``(1 + ln tf) * idf`` as TfidfTransformer computes it (same operations)."""
+        u = np.log(tf, out=out)
+        u += 1.0
+        u *= self.vectorizers_[field].idf_[cols]
+        return u
+
+    def _doc_stats(self, field: str, counts: sp.csr_matrix, fitting: bool = False) -> None:
+        """Per-document BM25 length norms from counts (``fitting``: also the BM25 idf)."""
+        if field not in self.bm25_fields:
+            return
+        counts = sp.csr_matrix(counts, dtype=np.float32)
+        if fitting:
+            n = counts.shape[0]
+            df = np.bincount(counts.indices, minlength=counts.shape[1])
+            idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+            dl = np.asarray(counts.sum(axis=1)).ravel()
+            avgdl = float(dl.mean()) if n and dl.mean() > 0 else 1.0
+            self._bm25_stats[field] = (idf, avgdl)
+        norm = self._bm25_length_norm(field, counts)
+        old = self.bm25_norm_.get(field)
+        self.bm25_norm_[field] = norm if fitting or old is None else np.concatenate([old, norm])
+
+    def _bm25_length_norm(self, field: str, counts: sp.csr_matrix) -> np.ndarray:
+        _, avgdl = self._bm25_stats[field]
+        dl = np.asarray(counts.sum(axis=1)).ravel()
+        return self.k1 * (1 - self.b + self.b * dl / avgdl)
+
+    def _take_norms(self, field: str, weights: sp.csr_matrix, fitting: bool = False) -> None:
+        """Row norms of un-normalised TF-IDF rows, and of their word / bigram slices (by
+        blocks of rows: no mask or copy as long as the whole matrix)."""
+        if field not in self._with_stats():
+            return
+        derived = [f for f, src in self._derived().items() if src == field]
+        if derived and (fitting or field not in self.is_bigram_):
+            names = self.feature_names(field)
+            self.is_bigram_[field] = np.fromiter((t.startswith(BIGRAM_PREFIX) for t in names),
+                                                 dtype=bool, count=len(names))
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in [field] + derived}
+        n = weights.shape[0]
+        for lo in range(0, n, 65536):
+            hi = min(n, lo + 65536)
+            a, b = weights.indptr[lo], weights.indptr[hi]
+            data, ptr = weights.data[a:b], weights.indptr[lo:hi + 1] - a
+            parts[field].append(_row_norms(data, ptr))
+            for d in derived:
+                mask = self.is_bigram_[field][weights.indices[a:b]] == self.SPLITS[d]
+                sub_ptr = np.concatenate([[0], np.cumsum(mask)])[ptr]
+                parts[d].append(_row_norms(data[mask], sub_ptr))
+        for name, chunks in parts.items():
+            v = np.concatenate(chunks) if chunks else np.zeros(0)
+            store = self.row_norm_ if name == field else self.split_norm_
+            old = store.get(name)
+            store[name] = v if fitting or old is None else np.concatenate([old, v])
 
     def _build_postings(self) -> None:
         # Inverted copies (term x doc) of the matrices scored against every document: a query
         # then touches only the postings of its own terms, instead of the whole matrix that
         # ``q @ X.T`` would transpose on each call.
-        self.postings_ = {f: sp.csr_matrix(self.matrices_[f].T) for f in ("all",) if f in self.matrices_}
-        self.bm25_postings_ = {f: sp.csr_matrix(m.T) for f, m in self.bm25_.items()}
+        fields = dict.fromkeys(["all"] + self.bm25_fields)
+        self.postings_ = {f: sp.csr_matrix(self.matrices_[f].T) for f in fields if f in self.matrices_}
 
-    def _bm25_weights(self, field: str, counts: sp.csr_matrix) -> sp.csr_matrix:
-        idf, avgdl = self._bm25_stats[field]
-        counts = sp.csr_matrix(counts, dtype=np.float32, copy=True)
-        dl = np.asarray(counts.sum(axis=1)).ravel()
-        norm = self.k1 * (1 - self.b + self.b * dl / avgdl)
-        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-        tf = counts.data
-        counts.data = (idf[counts.indices] * tf * (self.k1 + 1) / (tf + norm[rows])).astype(np.float32)
-        return counts
+    # ------------------------------------------------------------------ derived weights
+    def _tf(self, field: str, weights: np.ndarray, docs: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Term counts (float32) behind normalised TF-IDF weights: w * norm / idf = 1 + ln tf.
+        Counts are small integers and the weights exact to float32, so rounding recovers them."""
+        idf = self.vectorizers_[field].idf_
+        lt = weights.astype(np.float64) * self.row_norm_[field][docs] / idf[cols]
+        return np.rint(np.exp(lt - 1.0)).astype(np.float32)
+
+    def _bm25_weights(self, field: str, tf: np.ndarray, docs: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        idf, _ = self._bm25_stats[field]
+        return (idf[cols] * tf * (self.k1 + 1) / (tf + self.bm25_norm_[field][docs])).astype(np.float32)
+
+    def rows(self, field: str, docs) -> sp.csr_matrix:
+        """TF-IDF rows of some documents (a derived field's in its source field's columns)."""
+        src = self._derived().get(field)
+        if src is None:
+            return self.matrices_[field][docs]
+        docs = np.atleast_1d(np.asarray(docs, dtype=np.int64))
+        mat = self.matrices_[src][docs]
+        keep = self.is_bigram_[src][mat.indices] == self.SPLITS[field]
+        r = _row_ids(mat)[keep]
+        cols = mat.indices[keep]
+        d = docs[r]
+        u = self._sublinear_idf(src, self._tf(src, mat.data[keep], d, cols), cols)
+        vals = (u.astype(np.float64) / self.split_norm_[field][d]).astype(np.float32)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=len(docs)))])
+        return sp.csr_matrix((vals, cols, indptr), shape=(len(docs), mat.shape[1]))
+
+    def bm25_rows(self, field: str, docs) -> sp.csr_matrix:
+        """BM25 document weights of some documents (rows of the former doc x term matrix)."""
+        docs = np.atleast_1d(np.asarray(docs, dtype=np.int64))
+        mat = self.matrices_[field][docs]
+        d = docs[_row_ids(mat)]
+        tf = self._tf(field, mat.data, d, mat.indices)
+        mat.data = self._bm25_weights(field, tf, d, mat.indices)
+        return mat
 
     def bm25_query(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
-        q = sp.csr_matrix(self.counters_[field].transform(token_lists), dtype=np.float32)
+        q = self._counts(field, token_lists)
         q.data[:] = 1.0
         return q
 
     def bm25_scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
-        return _postings_scores(queries, self.bm25_postings_[field])
+        """Dense (n_queries, n_docs) BM25 scores from the query terms' TF-IDF postings."""
+        post = self.postings_[field]
+        queries = sp.csr_matrix(queries)
+        out = np.zeros((queries.shape[0], post.shape[1]), dtype=np.float32)
+        for r in range(queries.shape[0]):
+            lo, hi = queries.indptr[r], queries.indptr[r + 1]
+            if hi > lo:
+                terms = queries.indices[lo:hi]
+                sub = post[terms]
+                t = terms[_row_ids(sub)]
+                tf = self._tf(field, sub.data, sub.indices, t)
+                sub.data = self._bm25_weights(field, tf, sub.indices, t)
+                out[r] = sub.T @ queries.data[lo:hi]
+        return out
 
     @property
     def n_docs(self) -> int:
-        return self.matrices_[self.fields[0]].shape[0]
+        return self.matrices_[self._stored()[0]].shape[0]
+
+    def _counts(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
+        """float32 term counts over a stored field's vocabulary (the vectorizer's own counting,
+        without a second copy of its vocabulary)."""
+        return sp.csr_matrix(CountVectorizer.transform(self.vectorizers_[field], token_lists), dtype=np.float32)
 
     def transform(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
-        return sp.csr_matrix(self.vectorizers_[field].transform(token_lists), dtype=np.float32)
+        src = self._derived().get(field)
+        if src is None:
+            return sp.csr_matrix(self.vectorizers_[field].transform(token_lists), dtype=np.float32)
+        # what a vectorizer fitted on the slice gives (same idf), in the source's columns
+        counts = self._counts(src, token_lists)
+        keep = np.where(self.is_bigram_[src] == self.SPLITS[field], np.arange(counts.shape[1]), -1)
+        counts = keep_columns(counts, keep, counts.shape[1])
+        self._sublinear_idf(src, counts.data, counts.indices, out=counts.data)
+        return sp.csr_matrix(l2_normalize(counts, copy=False), dtype=np.float32)
 
     def transform_weighted(self, field: str, weighted: Sequence[dict[str, float]]) -> sp.csr_matrix:
         """Query vectors from {token: weight} maps (e.g. synonyms weighted below exact terms):
@@ -248,25 +406,32 @@ class FieldIndex:
         mat = sp.csr_matrix((vals, (rows, cols)), shape=(len(weighted), len(vocab)), dtype=np.float32)
         return l2_normalize(mat)
 
+    def _add_stats(self, field: str, token_lists: Sequence[list[str]]) -> None:
+        counts = self._counts(field, token_lists)
+        self._doc_stats(field, counts)
+        self._sublinear_idf(field, counts.data, counts.indices, out=counts.data)
+        self._take_norms(field, counts)
+
     def append(self, docs: Sequence[dict[str, list[str]]]) -> None:
-        for field in self.fields:
+        for field in self._stored():
             new = self.transform(field, [d.get(field, []) for d in docs])
             self.matrices_[field] = sp.vstack([self.matrices_[field], new], format="csr")
-        for field in self.bm25_fields:
-            counts = self.counters_[field].transform([d.get(field, []) for d in docs])
-            self.bm25_[field] = sp.vstack([self.bm25_[field], self._bm25_weights(field, counts)],
-                                          format="csr")
+        for field in self._with_stats():
+            self._add_stats(field, [d.get(field, []) for d in docs])
         self._build_postings()
 
     def replace(self, row: int, doc: dict[str, list[str]]) -> None:
-        for field in self.fields:
+        for field in self._stored():
             mat = self.matrices_[field].tolil()
             mat[row] = self.transform(field, [doc.get(field, [])])
             self.matrices_[field] = mat.tocsr()
-        for field in self.bm25_fields:
-            mat = self.bm25_[field].tolil()
-            mat[row] = self._bm25_weights(field, self.counters_[field].transform([doc.get(field, [])]))
-            self.bm25_[field] = mat.tocsr()
+        for field in self._with_stats():
+            # the new row's norms, appended, then moved into place
+            self._add_stats(field, [doc.get(field, [])])
+            for store in (self.row_norm_, self.split_norm_, self.bm25_norm_):
+                for name in [n for n in store if n == field or self._derived().get(n) == field]:
+                    store[name][row] = store[name][-1]
+                    store[name] = store[name][:-1]
         self._build_postings()
 
     def scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
@@ -285,6 +450,8 @@ class FieldIndex:
             mat = self.matrices_[field]
             return np.vstack([mat @ queries[r].toarray().ravel() for r in range(queries.shape[0])]
                              ).astype(np.float32, copy=False)
+        if field in self._derived():
+            return np.asarray((queries @ self.rows(field, np.arange(self.n_docs)).T).todense(), dtype=np.float32)
         return np.asarray((queries @ self.matrices_[field].T).todense(), dtype=np.float32)
 
     def feature_names(self, field: str) -> np.ndarray:

@@ -1,7 +1,7 @@
 import numpy as np
 
 from matchmaker.index import FieldIndex, split_words_bigrams
-from matchmaker.text import Tokenizer
+from matchmaker.text import BIGRAM_PREFIX, Tokenizer
 
 TOK = Tokenizer()
 DOCS = [{"pt": TOK("家用反渗透膜元件；纳滤膜"), "desc": TOK("专注净水膜材料")},
@@ -80,3 +80,101 @@ def test_scores_of_a_query_covering_the_corpus_take_the_dense_path_with_the_same
     ref = (q @ mat.T).toarray()
     assert np.allclose(idx.scores("all", q), ref, rtol=1e-6, atol=1e-7)
     assert idx.scores("all", q[:0]).shape == (0, idx.n_docs)
+
+
+def _corpus(n=80):
+    import random
+    phrases = ["反渗透膜元件", "纳滤膜", "净水设备", "远场语音交互", "麦克风阵列", "碳化硅衬底", "外延片",
+               "变频压缩机", "活性炭滤芯", "电源管理芯片", "工业互联网平台", "激光焊接"]
+    rng = random.Random(7)
+    docs = []
+    for _ in range(n):
+        pt = TOK("；".join(rng.sample(phrases, 2)))
+        desc = TOK("，".join(rng.sample(phrases, rng.randint(0, 3))))
+        docs.append({"pt": pt, "all": pt + pt + desc})  # repeated tokens: counts above 1
+    return docs
+
+
+def _in_columns(mat, vocab_from, vocab_to):
+    """``mat`` (columns of vocab_from) with its columns renamed into vocab_to's."""
+    import scipy.sparse as sp
+    inv = {j: t for t, j in vocab_from.items()}
+    col = np.array([vocab_to[inv[j]] for j in range(len(inv))], dtype=np.int64)
+    mat = sp.csr_matrix(mat)
+    return sp.csr_matrix((mat.data, col[mat.indices], mat.indptr), shape=(mat.shape[0], len(vocab_to)))
+
+
+def test_word_and_bigram_fields_derived_from_all_equal_fields_fitted_on_their_own_tokens():
+    # Same documents, so a token's df, idf and max_df cut are the same in the slice as in
+    # "all": the derived rows and queries must be what vectorizers fitted on the slices give.
+    docs = _corpus()
+    split = [{**d, "words": split_words_bigrams(d["all"])[0], "bigrams": split_words_bigrams(d["all"])[1]}
+             for d in docs]
+    fields = ["pt", "all", "words", "bigrams"]
+    ref = FieldIndex(fields, max_df=0.5).fit(split)
+    idx = FieldIndex(fields, max_df=0.5, split_from="all").fit(docs)
+    assert "words" not in idx.matrices_ and "bigrams" not in idx.matrices_
+    all_vocab = idx.vectorizers_["all"].vocabulary_
+    assert all_vocab == ref.vectorizers_["all"].vocabulary_
+    n = len(docs)
+    q_tokens = TOK("反渗透膜元件与麦克风阵列；碳化硅外延片") * 2
+    for field, tokens in zip(("words", "bigrams"), split_words_bigrams(q_tokens)):
+        vocab = ref.vectorizers_[field].vocabulary_
+        assert set(vocab) == {t for t in all_vocab if t.startswith(BIGRAM_PREFIX) == (field == "bigrams")}
+        want = _in_columns(ref.matrices_[field], vocab, all_vocab)
+        got = idx.rows(field, np.arange(n))
+        assert np.array_equal(got.toarray(), want.toarray())
+        assert np.array_equal(idx.rows(field, [5, 2]).toarray(), want[[5, 2]].toarray())
+        q_want = _in_columns(ref.transform(field, [tokens]), vocab, all_vocab)
+        q_got = idx.transform(field, [tokens])
+        assert q_got.nnz and np.array_equal(q_got.toarray(), q_want.toarray())
+        assert np.array_equal((got @ q_got.T).toarray(), (ref.matrices_[field] @ ref.transform(field, [tokens]).T).toarray())
+
+
+def _bm25_reference(idx, field, token_lists, fit_docs):
+    """BM25 document weights as the index once stored them (counts over the kept vocabulary)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from matchmaker.index import identity
+    cv = CountVectorizer(analyzer=identity, lowercase=False, vocabulary=idx.vectorizers_[field].vocabulary_,
+                         dtype=np.float32)
+    fitted = cv.transform(fit_docs)
+    n = fitted.shape[0]
+    df = np.bincount(fitted.indices, minlength=fitted.shape[1])
+    bidf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    avgdl = float(np.asarray(fitted.sum(axis=1)).ravel().mean())
+    counts = cv.transform(token_lists)
+    dl = np.asarray(counts.sum(axis=1)).ravel()
+    norm = idx.k1 * (1 - idx.b + idx.b * dl / avgdl)
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    tf = counts.data
+    counts.data = (bidf[counts.indices] * tf * (idx.k1 + 1) / (tf + norm[rows])).astype(np.float32)
+    return counts
+
+
+def test_bm25_from_the_tfidf_matrix_equals_stored_bm25_weights():
+    import scipy.sparse as sp
+
+    from matchmaker.index import _postings_scores
+    docs = _corpus()
+    idx = FieldIndex(["pt", "all", "words", "bigrams"], max_df=0.5, bm25_fields=["all"], split_from="all").fit(docs)
+    n = len(docs)
+    want = _bm25_reference(idx, "all", [d["all"] for d in docs], [d["all"] for d in docs])
+    assert want.data.max() > 0 and (want.data != want.data.astype(np.int32)).any()
+    assert np.array_equal(idx.bm25_rows("all", np.arange(n)).toarray(), want.toarray())
+    q = idx.bm25_query("all", [TOK("反渗透膜元件 麦克风阵列"), [], TOK("激光焊接设备")])
+    assert np.array_equal(idx.bm25_scores("all", q), _postings_scores(q, sp.csr_matrix(want.T)))
+    # a new and an edited document: weights of their own counts, the fitted statistics kept
+    new = {"pt": TOK("激光焊接"), "all": TOK("激光焊接") * 3 + TOK("碳化硅衬底")}
+    idx.append([new])
+    idx.replace(3, docs[0])
+    got = idx.bm25_rows("all", [n, 3]).toarray()
+    ref = _bm25_reference(idx, "all", [new["all"], docs[0]["all"]], [d["all"] for d in docs]).toarray()
+    assert np.array_equal(got, ref)
+    fresh = FieldIndex(["pt", "all", "words", "bigrams"], max_df=0.5, split_from="all").fit(docs)
+    words = split_words_bigrams(new["all"])[0]
+    q = idx.transform("words", [words])
+    assert np.array_equal(idx.rows("words", [n, 3]).toarray(),
+                          np.vstack([fresh.transform("words", [words]).toarray(),
+                                     fresh.rows("words", [0]).toarray()]))
+    assert (idx.rows("words", [n]) @ q.T).toarray()[0, 0] > 0.999
