@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from .graph import RELATION_WEIGHTS, ChainGraph
 from .index import FieldIndex, TokenIds, count_matrix, keep_columns, split_words_bigrams
+from .records import Records
 from .text import BIGRAM_PREFIX, STOP_WORDS, Tokenizer, is_cjk, normalize
 
 __all__ = ["Match", "Matcher", "FEATURES", "load_weights", "WEIGHTS_PATH"]
@@ -461,11 +462,18 @@ class Matcher:
         self._term_set = {normalize(t) for t in terms}
         self._syn_cache: dict[str, list[str]] = {}
 
-        self.firms_: list[dict] = [dict(f) for f in firms]
+        # Kept compact (pickled, decoded when read); a Records given is used as is. The
+        # passes below read the caller's records when they are plain dicts (no decoding).
+        self.firms_ = Records.of(firms)
+        if not isinstance(firms, Records) and not isinstance(firms, list):
+            firms = list(firms)
         self.chain_pos_: dict[str, int] = {}
-        self.firm_pos_ = {f["credit_code"]: i for i, f in enumerate(self.firms_)}
-        self.name_to_code_ = {f.get("name", ""): f["credit_code"] for f in self.firms_}
-        counts, tokens = self._firm_counts()
+        self.firm_pos_ = {}
+        self.name_to_code_ = {}
+        for i, f in enumerate(firms):
+            self.firm_pos_[f["credit_code"]] = i
+            self.name_to_code_[f.get("name", "")] = f["credit_code"]
+        counts, tokens = self._firm_counts(firms)
         # taxonomy terms among each firm's words, read off the count matrix
         term_col = np.full(len(tokens), -1, dtype=np.int64)
         term_ids = [j for j, t in enumerate(tokens) if t in self._term_set and not t.startswith(BIGRAM_PREFIX)]
@@ -475,9 +483,10 @@ class Matcher:
         firm_terms = [{term_names[c] for c in found.indices[found.indptr[i]:found.indptr[i + 1]]}
                       for i in range(found.shape[0])]
         del found
-        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",)).fit_counts(counts, tokens, consume=True)
+        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",),
+                                 split_from="all").fit_counts(counts, tokens, consume=True)
         del counts
-        self._refresh_firm_arrays()
+        self._refresh_firm_arrays(firms)
 
         self.relations_ = [dict(r) for r in relations]
         self._index_relations()
@@ -488,7 +497,7 @@ class Matcher:
                 term_segments[t] = segs
         label_cache: dict = {}
         firm_segments = []
-        for f in self.firms_:
+        for f in firms:
             segs = []
             for ch in f.get("chains") or []:
                 for lab in f.get("segments") or []:
@@ -497,7 +506,7 @@ class Matcher:
                         label_cache[key] = self.taxonomy_.label_segments(ch, lab)
                     segs.extend(label_cache[key])
             firm_segments.append(segs)
-        self.graph_ = ChainGraph(alpha=self.alpha).fit(self.firms_, self.relations_, firm_terms,
+        self.graph_ = ChainGraph(alpha=self.alpha).fit(firms, self.relations_, firm_terms,
                                                        term_segments, firm_segments)
         self.firm_graph_rows_ = self.graph_.firm_index_array(self.codes_)
 
@@ -588,7 +597,7 @@ class Matcher:
         tok = self.tokenizer_.tokenize  # tokens come interned
         return _FirmDoc(zip(self._BASE_FIELDS, map(tok, self._firm_texts(f))))
 
-    def _firm_counts(self) -> tuple[dict[str, sp.csr_matrix], list[str]]:
+    def _firm_counts(self, firms: Sequence[dict]) -> tuple[dict[str, sp.csr_matrix], list[str]]:
         """Count matrices of every field over one vocabulary, without keeping token lists:
         tokens become integer ids as they come out of the tokenizer, and the whole-profile
         fields are sums and column slices of the base ones (all = name + 2 pt + seg + desc)."""
@@ -600,7 +609,7 @@ class Matcher:
         # Counts do not depend on token order, and a text's tokens are its clauses' tokens:
         # each distinct clause is tokenised and mapped to ids once (fit-time cache).
         clause_ids: dict[str, array] = {}
-        for f in self.firms_:
+        for f in firms:
             for b, text in zip(self._BASE_FIELDS, self._firm_texts(f)):
                 out = flat[b]
                 before = len(out)
@@ -624,34 +633,63 @@ class Matcher:
             counts[b] = count_matrix(flat[b], lengths[b], V)
             del flat[b], lengths[b]
         counts["all"] = sp.csr_matrix(counts["name"] + 2 * counts["pt"] + counts["seg"] + counts["desc"])
-        is_bigram = np.fromiter((t.startswith(BIGRAM_PREFIX) for t in ids.tokens), dtype=bool, count=V)
-        same = np.arange(V, dtype=np.int64)
-        counts["words"] = keep_columns(counts["all"], np.where(is_bigram, -1, same), V)
-        counts["bigrams"] = keep_columns(counts["all"], np.where(is_bigram, same, -1), V)
+        # "words" and "bigrams" are column slices of "all", derived by the index (split_from)
         return counts, ids.tokens
 
-    def _refresh_firm_arrays(self):
-        self.codes_ = [f["credit_code"] for f in self.firms_]
-        self.is_sme_ = np.array([f.get("role") != "leader" for f in self.firms_], dtype=bool)
-        self.tier_ = np.array([_tier_value(f.get("tiers")) for f in self.firms_])
-        self.local_ = np.array([1.0 if any(q in (f.get("district") or "") for q in QINGDAO) else 0.0
-                                for f in self.firms_])
+    def _refresh_firm_arrays(self, firms: Sequence[dict] | None = None):
+        """Per-firm arrays (codes, role, tier, locality, chains) in one pass over the records
+        (``firms``: the records of ``firms_`` as plain dicts, when the caller has them)."""
+        codes, sme, tier, local, chain_lists = [], [], [], [], []
+        for f in (self.firms_ if firms is None else firms):
+            codes.append(f["credit_code"])
+            sme.append(f.get("role") != "leader")
+            tier.append(_tier_value(f.get("tiers")))
+            local.append(1.0 if any(q in (f.get("district") or "") for q in QINGDAO) else 0.0)
+            chain_lists.append(list(f.get("chains") or []))
+        self.codes_ = codes
+        self.is_sme_ = np.array(sme, dtype=bool)
+        self.tier_ = np.array(tier, dtype=np.float64)
+        self.local_ = np.array(local, dtype=np.float64)
         # Positions stay stable across incremental updates (new chains go to the end), so the
         # chain vectors already cached in demand states stay valid; _chain_vec pads them.
         pos = dict(getattr(self, "chain_pos_", None) or {})
-        for c in sorted({c for f in self.firms_ for c in (f.get("chains") or [])} - pos.keys()):
+        for c in sorted({c for cs in chain_lists for c in cs} - pos.keys()):
             pos[c] = len(pos)
         self.chain_pos_ = pos
-        chains = list(pos)
         rows, cols = [], []
-        for i, f in enumerate(self.firms_):
-            for c in f.get("chains") or []:
+        for i, cs in enumerate(chain_lists):
+            for c in cs:
                 rows.append(i)
-                cols.append(self.chain_pos_[c])
+                cols.append(pos[c])
+        self._set_firm_chains(rows, cols)
+
+    def _set_firm_chains(self, rows, cols):
         self.firm_chains_ = sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
-                                          shape=(len(self.firms_), max(1, len(chains))))
+                                          shape=(len(self.codes_), max(1, len(self.chain_pos_))))
         norm = np.sqrt(np.asarray(self.firm_chains_.sum(axis=1)).ravel())
         self.chain_norm_ = np.where(norm == 0, 1.0, norm)
+
+    def _update_firm_arrays(self, pos: int, f: dict) -> None:
+        """The per-firm arrays after firm ``pos`` was added (pos == old length) or edited:
+        what ``_refresh_firm_arrays`` gives, without reading every record again."""
+        vals = (f.get("role") != "leader", _tier_value(f.get("tiers")),
+                1.0 if any(q in (f.get("district") or "") for q in QINGDAO) else 0.0)
+        if pos == len(self.codes_):
+            self.codes_.append(f["credit_code"])
+            self.is_sme_ = np.append(self.is_sme_, vals[0])
+            self.tier_ = np.append(self.tier_, vals[1])
+            self.local_ = np.append(self.local_, vals[2])
+        else:
+            self.codes_[pos] = f["credit_code"]
+            self.is_sme_[pos], self.tier_[pos], self.local_[pos] = vals
+        chains = list(f.get("chains") or [])
+        for c in sorted(set(chains) - self.chain_pos_.keys()):
+            self.chain_pos_[c] = len(self.chain_pos_)
+        fc = self.firm_chains_.tocoo()
+        keep = fc.row != pos
+        rows = np.concatenate([fc.row[keep], np.full(len(chains), pos)])
+        cols = np.concatenate([fc.col[keep], [self.chain_pos_[c] for c in chains]]).astype(np.int64)
+        self._set_firm_chains(rows, cols)
 
     def _chain_vec(self, v: np.ndarray) -> np.ndarray:
         """A demand's cached chain vector, padded to chains added since it was computed."""
@@ -906,7 +944,7 @@ class Matcher:
         X = np.zeros((n, len(FEATURES)))
 
         def cos(qname, field):
-            m = idx.matrices_[field][firm_idx]
+            m = idx.rows(field, firm_idx)
             return np.asarray((m @ q[qname].T).todense()).ravel()
         X[:, 0] = cos("all", "all")
         X[:, 1] = cos("words", "words")
@@ -933,7 +971,7 @@ class Matcher:
         X[:, 21] = st["q_sup"]
         X[:, 22] = st["max_all"]
         if st["max_bm25"] > 0:
-            m = self.index_.bm25_["all"][firm_idx]
+            m = idx.bm25_rows("all", firm_idx)
             X[:, 23] = np.asarray((m @ q["bm25"].T).todense()).ravel() / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         X[:, 25] = st["supsim"][firm_idx] / st["max_supsim"] if st["max_supsim"] > 0 else 0.0
@@ -1115,13 +1153,13 @@ class Matcher:
     def _firm_features(self, fi: int) -> np.ndarray:
         """(n_demands, len(FEATURES)): what ``_features`` gives for firm ``fi`` under each demand."""
         bank = self._demand_bank()
-        mats = self.index_.matrices_
+        idx = self.index_
         Q = bank["q"]
         D = len(self.demands_)
         X = np.zeros((D, len(FEATURES)))
 
         def cos(qname, field):
-            row = mats[field][fi]
+            row = idx.rows(field, fi)
             return np.asarray((Q[qname] @ row.T).todense()).ravel()
 
         def rel(v, m):
@@ -1154,7 +1192,7 @@ class Matcher:
         X[:, 20] = bank["q_len"]
         X[:, 21] = bank["q_sup"]
         X[:, 22] = bank["max_all"]
-        bm = np.asarray((bank["bm25"] @ self.index_.bm25_["all"][fi].T).todense()).ravel()
+        bm = np.asarray((bank["bm25"] @ idx.bm25_rows("all", fi).T).todense()).ravel()
         X[:, 23] = rel(bm, bank["max_bm25"])
         X[:, 24] = rel(graph("two_hop"), bank["max_2hop"])
         X[:, 25] = rel(graph("supsim"), bank["max_supsim"])
@@ -1185,7 +1223,7 @@ class Matcher:
             self.index_.replace(pos, doc)
             grow = 0
         self.name_to_code_[rec.get("name", "")] = rec["credit_code"]
-        self._refresh_firm_arrays()
+        self._update_firm_arrays(pos, rec)
         for st in self._dstate:
             if st is not None:
                 st.pop("_text_pools", None)  # candidates by text change with the index

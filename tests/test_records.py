@@ -1,0 +1,51 @@
+import pytest
+
+from matchmaker.records import Records
+
+FIRMS = [
+    {"name": "青岛渗源膜科技有限公司", "credit_code": "S1", "role": "sme", "tiers": ["专精特新"],
+     "chains": ["智能家电"], "segments": ["核心零部件"], "products": "反渗透膜元件", "technologies": "",
+     "description": "专注净水膜材料", "district": "崂山区", "extra": {"注册资本": "500万"}},
+    {"name": "青岛声澜智能科技有限公司", "credit_code": "S2", "role": "sme", "tiers": [], "chains": [],
+     "segments": [], "products": "", "technologies": "波束形成", "description": "", "district": "",
+     "extra": {}},
+    {"credit_code": "L1", "name": "澜庭集团", "role": "leader", "year": None},  # other keys, other order
+]
+
+
+def test_records_read_back_equal_and_in_order():
+    recs = Records(FIRMS)
+    assert len(recs) == 3 and list(recs) == FIRMS and recs == FIRMS
+    assert recs[2] == FIRMS[2] and list(recs[2]) == list(FIRMS[2])  # key order kept
+    assert recs[-1] == FIRMS[-1] and recs[1:] == FIRMS[1:]
+    with pytest.raises(IndexError):
+        recs[3]
+
+
+def test_a_record_read_is_a_copy_and_edits_go_through_setitem_and_append():
+    recs = Records(FIRMS)
+    got = recs[0]
+    got["products"] = "改了"
+    got["chains"].append("集成电路")
+    assert recs[0] == FIRMS[0]
+    recs[0] = got
+    recs.append({"credit_code": "S9", "name": "新企业"})
+    assert recs[0]["products"] == "改了" and recs[0]["chains"] == ["智能家电", "集成电路"]
+    assert recs[3] == {"credit_code": "S9", "name": "新企业"} and len(recs) == 4
+    assert recs[1] == FIRMS[1]
+
+
+def test_records_take_less_memory_than_the_dicts():
+    import sys
+    many = [dict(FIRMS[0], credit_code=f"S{i}", description=f"第{i}家企业，" + FIRMS[0]["description"] * 5)
+            for i in range(2000)]
+
+    def deep(x):
+        if isinstance(x, dict):
+            return sys.getsizeof(x) + sum(deep(k) + deep(v) for k, v in x.items())
+        if isinstance(x, list):
+            return sys.getsizeof(x) + sum(deep(v) for v in x)
+        return sys.getsizeof(x)
+    recs = Records(many)
+    assert recs.nbytes < 0.5 * sum(deep(f) for f in many)
+    assert Records.of(recs) is recs and Records.of(many) == many
