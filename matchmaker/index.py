@@ -72,15 +72,36 @@ def count_matrix(ids, lengths, n_features: int) -> sp.csr_matrix:
     return mat
 
 
+_BLOCK = 1 << 16  # rows per block where a whole-matrix temporary would cost GiBs at 1M firms
+
+
 def keep_columns(mat: sp.csr_matrix, new_col: np.ndarray, n_cols: int) -> sp.csr_matrix:
     """Columns renumbered by ``new_col`` (old -> new, -1 drops the column), rows kept, indices
-    sorted again."""
-    new = new_col[mat.indices]
-    keep = new >= 0
-    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-    indptr = kept_before[mat.indptr]
-    out = sp.csr_matrix((mat.data[keep], new[keep].astype(mat.indices.dtype), indptr),
-                        shape=(mat.shape[0], n_cols))
+    sorted again. Works through blocks of rows: besides the result, only a mask as long as
+    the matrix is allocated (not the int64 copies of its indices a one-shot version makes)."""
+    new_col = np.asarray(new_col).astype(np.int32 if n_cols < 2 ** 31 else np.int64)
+    n, ptr = mat.shape[0], mat.indptr
+    keep = np.empty(mat.nnz, dtype=bool)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        a, b = ptr[lo], ptr[hi]
+        k = keep[a:b]
+        np.greater_equal(new_col[mat.indices[a:b]], 0, out=k)
+        kept_before = np.concatenate([[0], np.cumsum(k, dtype=np.int64)])
+        indptr[lo + 1:hi + 1] = indptr[lo] + kept_before[ptr[lo + 1:hi + 1] - a]
+    total = int(indptr[-1])
+    indices = np.empty(total, dtype=new_col.dtype)
+    data = np.empty(total, dtype=mat.data.dtype)
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        a, b = ptr[lo], ptr[hi]
+        k = keep[a:b]
+        indices[indptr[lo]:indptr[hi]] = new_col[mat.indices[a:b][k]]
+        data[indptr[lo]:indptr[hi]] = mat.data[a:b][k]
+    del keep
+    out = sp.csr_matrix((data, indices, indptr.astype(mat.indptr.dtype) if total < 2 ** 31 else indptr),
+                        shape=(n, n_cols))
     out.has_sorted_indices = False
     out.sort_indices()
     return out
@@ -144,10 +165,11 @@ class FieldIndex:
     what a vectorizer fitted on the slice gives, in ``split_from``'s columns. Queries of a
     derived field (:meth:`transform`) are in those columns too.
 
-    BM25 (``bm25_fields``, which are also given postings) stores no matrix of its own: its
-    weights share the TF-IDF matrix's sparsity, and a term count is recovered from a TF-IDF
-    weight (sublinear tf times idf over the row norm, one float per document), so BM25 rows
-    and postings are computed from the TF-IDF ones for the terms and documents asked.
+    BM25 (``bm25_fields``, which are also given postings) keeps no doc x term matrix and no
+    index arrays of its own: its weights have the TF-IDF matrix's sparsity, and a term count
+    is recovered from a TF-IDF weight (sublinear tf times idf over the row norm, one float per
+    document). Its postings are one float array beside the TF-IDF postings (sharing their
+    indices), its rows for some documents are computed from their TF-IDF rows.
     """
 
     SPLITS = {"words": False, "bigrams": True}  # derived field -> takes the bigram columns
@@ -310,6 +332,25 @@ class FieldIndex:
         # ``q @ X.T`` would transpose on each call.
         fields = dict.fromkeys(["all"] + self.bm25_fields)
         self.postings_ = {f: sp.csr_matrix(self.matrices_[f].T) for f in fields if f in self.matrices_}
+        # BM25 postings: the TF-IDF postings' indices and indptr (shared, not copied) with BM25
+        # weights as data, so a query's whole-corpus BM25 scores cost what its cosines cost.
+        self.bm25_postings_ = {}
+        for f in self.bm25_fields:
+            post = self.postings_[f]
+            data = np.empty_like(post.data)
+            n_terms, ptr = post.shape[0], post.indptr
+            lo = 0
+            while lo < n_terms:  # blocks of about 4M entries: bounded float64 temporaries
+                hi = max(lo + 1, int(np.searchsorted(ptr, ptr[lo] + (1 << 22), side="right")) - 1)
+                hi = min(hi, n_terms)
+                a, b = ptr[lo], ptr[hi]
+                terms = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(ptr[lo:hi + 1]))
+                docs = post.indices[a:b]
+                data[a:b] = self._bm25_weights(f, self._tf(f, post.data[a:b], docs, terms), docs, terms)
+                lo = hi
+            bm = sp.csr_matrix(post.shape, dtype=np.float32)
+            bm.data, bm.indices, bm.indptr = data, post.indices, post.indptr
+            self.bm25_postings_[f] = bm
 
     # ------------------------------------------------------------------ derived weights
     def _tf(self, field: str, weights: np.ndarray, docs: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -328,25 +369,35 @@ class FieldIndex:
         src = self._derived().get(field)
         if src is None:
             return self.matrices_[field][docs]
-        docs = np.atleast_1d(np.asarray(docs, dtype=np.int64))
-        mat = self.matrices_[src][docs]
-        keep = self.is_bigram_[src][mat.indices] == self.SPLITS[field]
-        r = _row_ids(mat)[keep]
-        cols = mat.indices[keep]
-        d = docs[r]
-        u = self._sublinear_idf(src, self._tf(src, mat.data[keep], d, cols), cols)
-        vals = (u.astype(np.float64) / self.split_norm_[field][d]).astype(np.float32)
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=len(docs)))])
-        return sp.csr_matrix((vals, cols, indptr), shape=(len(docs), mat.shape[1]))
+        return self.derived_rows(src, docs)[field]
 
     def bm25_rows(self, field: str, docs) -> sp.csr_matrix:
         """BM25 document weights of some documents (rows of the former doc x term matrix)."""
+        return self.derived_rows(field, docs)["bm25"]
+
+    def derived_rows(self, field: str, docs, base: sp.csr_matrix | None = None) -> dict[str, sp.csr_matrix]:
+        """The rows computed from a stored field's rows (``base``: ``rows(field, docs)`` when
+        the caller has them): its derived fields' and, for a BM25 field, "bm25". The term
+        counts are recovered once for all of them."""
         docs = np.atleast_1d(np.asarray(docs, dtype=np.int64))
-        mat = self.matrices_[field][docs]
-        d = docs[_row_ids(mat)]
-        tf = self._tf(field, mat.data, d, mat.indices)
-        mat.data = self._bm25_weights(field, tf, d, mat.indices)
-        return mat
+        mat = self.matrices_[field][docs] if base is None else base
+        r = _row_ids(mat)
+        d = docs[r]
+        cols = mat.indices
+        tf = self._tf(field, mat.data, d, cols)
+        out = {}
+        if field in self.bm25_fields:
+            out["bm25"] = sp.csr_matrix((self._bm25_weights(field, tf, d, cols), cols, mat.indptr), shape=mat.shape)
+        derived = [f for f, src in self._derived().items() if src == field]
+        if derived:
+            u = self._sublinear_idf(field, tf, cols)
+            big = self.is_bigram_[field][cols]
+            for name in derived:
+                keep = big == self.SPLITS[name]
+                vals = (u[keep].astype(np.float64) / self.split_norm_[name][d[keep]]).astype(np.float32)
+                indptr = np.concatenate([[0], np.cumsum(np.bincount(r[keep], minlength=len(docs)))])
+                out[name] = sp.csr_matrix((vals, cols[keep], indptr), shape=mat.shape)
+        return out
 
     def bm25_query(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
         q = self._counts(field, token_lists)
@@ -354,20 +405,8 @@ class FieldIndex:
         return q
 
     def bm25_scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
-        """Dense (n_queries, n_docs) BM25 scores from the query terms' TF-IDF postings."""
-        post = self.postings_[field]
-        queries = sp.csr_matrix(queries)
-        out = np.zeros((queries.shape[0], post.shape[1]), dtype=np.float32)
-        for r in range(queries.shape[0]):
-            lo, hi = queries.indptr[r], queries.indptr[r + 1]
-            if hi > lo:
-                terms = queries.indices[lo:hi]
-                sub = post[terms]
-                t = terms[_row_ids(sub)]
-                tf = self._tf(field, sub.data, sub.indices, t)
-                sub.data = self._bm25_weights(field, tf, sub.indices, t)
-                out[r] = sub.T @ queries.data[lo:hi]
-        return out
+        """Dense (n_queries, n_docs) BM25 scores."""
+        return _postings_scores(queries, self.bm25_postings_[field])
 
     @property
     def n_docs(self) -> int:

