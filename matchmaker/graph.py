@@ -37,38 +37,86 @@ def transition_matrix(graph: nx.Graph, nodelist: Sequence, weight: str = "weight
     return _row_stochastic(sp.csr_matrix(adj))
 
 
-def _row_stochastic(adj: sp.csr_matrix):
+def _inverse_out_degree(adj: sp.csr_matrix) -> np.ndarray:
     out = np.asarray(adj.sum(axis=1)).ravel()
     dangling = out == 0
-    inv = np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))
-    return sp.csr_matrix(sp.diags(inv) @ adj), dangling
+    return np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))
+
+
+def _row_stochastic(adj: sp.csr_matrix):
+    inv = _inverse_out_degree(adj)
+    return sp.csr_matrix(sp.diags(inv) @ adj), inv == 0
+
+
+# A step from a vector whose nonzeros' out-edges are fewer than this share of the matrix
+# gathers those edges instead of a pass over the whole matrix (gathering costs ~9x more per
+# edge than the CSR product: measured on the 200k-firm graph, 6.3M edges).
+_GATHER_SHARE = 0.1
+
+
+def _step(P_T: sp.csr_matrix, x: np.ndarray, out_edges) -> np.ndarray:
+    """``P_T @ x``, the same to the last bit. With ``out_edges`` = (adj, inv) (P = diag(inv)
+    @ adj, so P_T[i, j] = inv[j] * adj[j, i]) and few nonzeros in ``x``, only the edges of
+    those nonzeros are read: a restart vector of a few seeds, or one step from them, touches
+    a small part of a 200k-node graph. Each product is the one P_T holds, and np.bincount adds
+    them into each row in the order of j, from 0.0, as the CSR product does."""
+    if out_edges is not None:
+        adj, inv = out_edges
+        nz = np.flatnonzero(x)
+        counts = adj.indptr[nz + 1] - adj.indptr[nz]
+        if int(counts.sum()) <= _GATHER_SHARE * P_T.nnz:
+            sub = adj[nz]                                   # rows in ascending order
+            w = sub.data * np.repeat(inv[nz], counts)       # = P_T[i, j], as stored
+            w *= np.repeat(x[nz], counts)
+            return np.bincount(sub.indices, weights=w, minlength=len(x))
+    return P_T @ x
 
 
 def personalized_pagerank(P_T: sp.csr_matrix, dangling: np.ndarray, seed: np.ndarray,
-                          alpha: float = 0.85, tol: float = 1e-6, max_iter: int = 100) -> np.ndarray:
+                          alpha: float = 0.85, tol: float = 1e-6, max_iter: int = 100,
+                          out_edges=None, rows: int | None = None) -> np.ndarray:
     """Power iteration of PageRank with restart distribution ``seed``.
 
     ``P_T`` is the TRANSPOSE of the row-stochastic transition matrix (so one step is a plain
     matrix-vector product). Dangling nodes jump back to the seed, as networkx does, so the
     result equals ``nx.pagerank(G, alpha, personalization=seed)`` up to ``tol``.
+
+    Two shortcuts give the same numbers: ``out_edges`` (see ``_step``) lets the first steps
+    from a sparse seed read only the edges they use; ``rows`` asks for the first ``rows``
+    entries only (the firms, which come first in a ChainGraph), and then the last step is
+    computed for those rows alone. The last step is known in advance: a step shrinks the L1
+    change by at least ``alpha`` (P_T is column-stochastic, dangling mass goes to the seed),
+    so once ``alpha`` times the last change is under the tolerance, the next step stops.
     """
     n = P_T.shape[0]
     s = np.asarray(seed, dtype=np.float64)
     total = s.sum()
     if total <= 0:
-        return np.zeros(n)
+        return np.zeros(n if rows is None else rows)
     s = s / total
     x = s.copy()
     has_dangling = bool(dangling.any())
-    for _ in range(max_iter):
+    limit = n * tol
+    # rounding in the sums of the changes is far below this margin
+    sure = limit * (1.0 - 1e-9) - 1e-12
+    change = None
+    for it in range(max_iter):
         last = x
-        x = P_T @ last
+        if rows is not None and (it == max_iter - 1 or (change is not None and alpha * change < sure)):
+            head = sp.csr_matrix((P_T.data[:P_T.indptr[rows]], P_T.indices[:P_T.indptr[rows]],
+                                  P_T.indptr[:rows + 1]), shape=(rows, n), copy=False)
+            x = head @ last
+            if has_dangling:
+                x = x + last[dangling].sum() * s[:rows]
+            return alpha * x + (1.0 - alpha) * s[:rows]
+        x = _step(P_T, last, out_edges)
         if has_dangling:
             x = x + last[dangling].sum() * s
         x = alpha * x + (1.0 - alpha) * s
-        if np.abs(x - last).sum() < n * tol:
+        change = np.abs(x - last).sum()
+        if change < limit:
             break
-    return x
+    return x if rows is None else x[:rows]
 
 
 def _node_firm(code: str) -> str:
@@ -175,6 +223,8 @@ class ChainGraph:
         self.degree_ = np.asarray(adj.sum(axis=1)).ravel()
         P, self.dangling_ = _row_stochastic(adj)
         self.P_T_ = sp.csr_matrix(P.T)
+        # P = diag(inv) @ adj: the out-edges of a node, which a step from a sparse vector reads
+        self.inv_out_ = _inverse_out_degree(adj)
         self.firm_rows_ = {n[5:]: i for i, n in enumerate(self.nodes_) if n.startswith("firm:")}
         self.extra_: dict[str, dict[str, float]] = {}
         self.extra_degree_: dict[str, float] = {}
@@ -238,9 +288,11 @@ class ChainGraph:
                 s[i] += w
         return s
 
-    def pagerank(self, seeds: Mapping[str, float]) -> np.ndarray:
+    def pagerank(self, seeds: Mapping[str, float], rows: int | None = None) -> np.ndarray:
+        """PageRank from the seeds over every compiled node, or over the first ``rows`` nodes
+        only (the same values; the firms known at fit come first, see ``firm_index_array``)."""
         return personalized_pagerank(self.P_T_, self.dangling_, self.seed_vector(seeds),
-                                     self.alpha, self.tol, self.max_iter)
+                                     self.alpha, self.tol, self.max_iter, (self.adj_, self.inv_out_), rows)
 
     def neighbour_score(self, pr: np.ndarray, code: str) -> float:
         """Approximate PPR of a firm added after compiling: one step from its neighbours."""

@@ -1,8 +1,10 @@
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from matchmaker.graph import ChainGraph, personalized_pagerank, transition_matrix
+from matchmaker.graph import (ChainGraph, _inverse_out_degree, _row_stochastic, personalized_pagerank,
+                              transition_matrix)
 
 
 @pytest.mark.parametrize("seed_nodes", [[0], [3, 7], [5]])
@@ -19,6 +21,41 @@ def test_ppr_matches_networkx(seed_nodes):
     ref = nx.pagerank(g, alpha=0.85, personalization={n: 1.0 for n in seed_nodes}, tol=1e-12,
                       max_iter=1000, weight="weight")
     assert np.allclose(ours, [ref[n] for n in nodes], atol=1e-6)
+
+
+def test_ppr_shortcuts_give_the_same_numbers():
+    # gathering the out-edges of a sparse vector, and the last step for the first rows only,
+    # must change nothing, to the last bit (rankings print scores that depend on them)
+    g = nx.gnm_random_graph(3000, 9000, seed=5)
+    for u, v in g.edges:
+        g[u][v]["weight"] = 0.5 + (u + 3 * v) % 4
+    g.add_node(3000)  # dangling
+    nodes = list(g.nodes)
+    adj = sp.csr_matrix(nx.to_scipy_sparse_array(g, nodelist=nodes, weight="weight", format="csr",
+                                                 dtype=np.float64))
+    P, dangling = _row_stochastic(adj)
+    P_T = sp.csr_matrix(P.T)
+    out_edges = (adj, _inverse_out_degree(adj))
+    # one low-degree seed (steps gathered), a few, and many (plain CSR products)
+    for seed_nodes in ([0], [1, 2, 3000], list(range(0, 3000, 7))):
+        seed = np.zeros(len(nodes))
+        seed[seed_nodes] = 1.0
+        for alpha, tol, max_iter in ((0.5, 1e-6, 100), (0.85, 1e-9, 5), (0.85, 1e-12, 1000)):
+            plain = personalized_pagerank(P_T, dangling, seed, alpha, tol, max_iter)
+            fast = personalized_pagerank(P_T, dangling, seed, alpha, tol, max_iter, out_edges)
+            head = personalized_pagerank(P_T, dangling, seed, alpha, tol, max_iter, out_edges, rows=2000)
+            assert np.array_equal(plain, fast)
+            assert np.array_equal(plain[:2000], head)
+
+
+def test_chain_graph_pagerank_of_the_firm_rows_only():
+    rels = [{"firm_a": "A", "firm_b": "L", "relation": "供应"}]
+    g = ChainGraph(alpha=0.5).fit(_firms(), rels, [{"压缩机"}, set(), {"压缩机"}, set()])
+    seeds = {"firm:L": 1.0, "chain:智能家电": 0.5, "term:压缩机": 0.5}
+    full = g.pagerank(seeds)
+    rows = g.firm_index_array(list("LABC"))
+    assert np.array_equal(g.pagerank(seeds, rows=int(rows.max()) + 1), full[:rows.max() + 1])
+    assert full[rows].min() >= 0 and full[rows[1]] > full[rows[2]] > 0
 
 
 def _firms():
