@@ -399,14 +399,32 @@ def _shared_spans(a: str, b: str) -> list[tuple[int, int]]:
     return out
 
 
-def _keep_top(v: np.ndarray, k: int) -> np.ndarray:
-    """``v`` with entries below its k-th largest positive value set to 0 (ties kept). Only the
-    nonzero entries are partitioned: a vocabulary-wide vector is mostly zeros."""
-    nz = np.flatnonzero(v)
-    if k < len(nz):
-        cut = np.partition(v[nz], -k)[-k]
-        v[nz[v[nz] < cut]] = 0.0
-    return v
+def _top_row(cols: np.ndarray, vals: np.ndarray, k: int, width: int) -> sp.csr_matrix:
+    """A 1 x ``width`` float32 CSR row of the entries ``vals`` at ``cols`` (ascending) that are
+    not below the k-th largest nonzero one (ties kept): the heaviest terms of a centroid,
+    built from its nonzeros only (a vocabulary-wide dense row costs more than the rest)."""
+    keep = vals != 0
+    cols, vals = cols[keep], vals[keep]
+    if k < len(vals):
+        keep = vals >= np.partition(vals, -k)[-k]
+        cols, vals = cols[keep], vals[keep]
+    vals = vals.astype(np.float32)
+    keep = vals != 0
+    return sp.csr_matrix((vals[keep], cols[keep].astype(np.int32), np.array([0, int(keep.sum())], dtype=np.int32)),
+                         shape=(1, width))
+
+
+def _column_sums(mat: sp.csr_matrix, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(columns present in ``mat``, ascending; their sums in ``weights @ mat``), in the dtype
+    of the products. Each column is summed from 0 in row order, as scipy's products and
+    ``sum(axis=0)`` add them, so the sums are the same to the last bit; nothing
+    vocabulary-wide is allocated."""
+    dtype = np.result_type(mat.data.dtype, np.asarray(weights).dtype)
+    vals = mat.data.astype(dtype) * np.repeat(np.asarray(weights, dtype=dtype), np.diff(mat.indptr))
+    cols, where = np.unique(mat.indices, return_inverse=True)
+    sums = np.zeros(len(cols), dtype=dtype)
+    np.add.at(sums, where, vals)
+    return cols, sums
 
 
 def _tier_value(tiers: Iterable[str]) -> float:
@@ -870,9 +888,10 @@ class Matcher:
             top = np.argpartition(-base_sme, k - 1)[:k]
             top = top[base_sme[top] > 0]
             if len(top):
-                cent = np.asarray(idx.matrices_["all"][top].multiply(base_sme[top][:, None]).sum(axis=0)).ravel()
-                cent = _keep_top(cent, self.prf_terms)
-                v = sp.csr_matrix(cent.astype(np.float32))
+                # the top documents' rows summed, weighted by their scores (over the columns
+                # they use: the vocabulary is ~1M wide at 200k firms)
+                cols, cent = _column_sums(idx.matrices_["all"][top], base_sme[top])
+                v = _top_row(cols, cent, self.prf_terms, qv["all"].shape[1])
                 norm = math.sqrt(float(v.multiply(v).sum())) or 1.0
                 qv["prf"] = v / norm
         st["q"] = qv
@@ -917,7 +936,11 @@ class Matcher:
                 cf = cf + 0.5 * (self.rel_ @ a_l)
             rel = self.rel_[leader].toarray().ravel()
             # Adamic-Adar over endorsing relations: partners of partners, hubs discounted
-            two = self.rel_ @ (rel / np.log(2.0 + self.rel_deg_))
+            # (the degree discount is the same for every demand: computed once per array)
+            damp = getattr(self, "_rel_damp", None)
+            if damp is None or damp[0] is not self.rel_deg_:
+                damp = self._rel_damp = (self.rel_deg_, np.log(2.0 + self.rel_deg_))
+            two = self.rel_ @ (rel / damp[1])
             two[leader] = 0.0
             st["two_hop"] = two
         st["cf"] = TopVec(np.asarray(cf, dtype=np.float64), self.graph_keep)
@@ -927,11 +950,13 @@ class Matcher:
         # cosine with the sum of their whole-profile vectors
         sup_sim = np.zeros(len(self.firms_))
         if a_l.any():
-            cent = (sp.csr_matrix(a_l.reshape(1, -1), dtype=np.float32) @ idx.matrices_["all"]).toarray().ravel()
+            # (thousands of suppliers at 200k firms: one sparse product, kept sparse)
+            cent = self.supply_[leader].astype(np.float32) @ idx.matrices_["all"]
+            order = np.argsort(cent.indices, kind="stable")
             # their shared vocabulary, not every word any of them uses: the heaviest terms
             # (as pseudo-relevance feedback keeps its top terms), which also keeps the query sparse
-            cent = _keep_top(cent, self.supplier_terms)
-            sup_sim = np.asarray(idx.scores("all", sp.csr_matrix(cent)), dtype=np.float64).ravel()
+            q_sup = _top_row(cent.indices[order], cent.data[order], self.supplier_terms, qv["all"].shape[1])
+            sup_sim = np.asarray(idx.scores("all", q_sup), dtype=np.float64).ravel()
             sup_sim[leader] = 0.0
         st["supsim"] = TopVec(sup_sim, self.graph_keep)
         st["max_supsim"] = st["supsim"].max
@@ -1058,11 +1083,25 @@ class Matcher:
             if s is None:
                 s = (idx.bm25_scores("all", st["q"][qname]) if qname == "bm25"
                      else idx.scores("all", st["q"][qname])).ravel()
-            s = np.where(self.is_sme_, s, -1.0)
-            top = np.argpartition(-s, k - 1)[:k]
-            pools.append(top[s[top] > 0])
+            pools.append(self._best_smes(s, k))
         st["_text_pools"] = pools
         return pools
+
+    def _best_smes(self, s: np.ndarray, k: int) -> np.ndarray:
+        """The SMEs with a positive score among the ``k`` best by ``s``: the set that
+        ``np.argpartition`` over every firm gives, found among the positive scores only; when
+        the k-th best score is tied with the next one, the partition over every firm decides
+        which of them are in, so it is then run as before."""
+        pos = np.flatnonzero((s > 0) & self.is_sme_)
+        if len(pos) <= k:
+            return pos
+        vals = s[pos]
+        part = np.argpartition(-vals, k - 1)
+        if vals[part[k:]].max() < vals[part[k - 1]]:
+            return pos[part[:k]]
+        s = np.where(self.is_sme_, s, -1.0)
+        top = np.argpartition(-s, k - 1)[:k]
+        return top[s[top] > 0]
 
     def _candidates(self, st: dict) -> np.ndarray:
         n = len(self.firms_)

@@ -263,3 +263,41 @@ def test_rankings_and_reasons_do_not_follow_the_string_hash_seed():
         dumps.append(json.loads(proc.stdout))
     assert len(dumps[0]) >= 30 and all(dumps[0].values())
     assert dumps[0] == dumps[1]
+
+
+def test_first_ranking_shortcuts_equal_the_dense_computations():
+    """The shortcuts of a demand's first ranking give what the dense computations gave, to the
+    last bit: the best SMEs of a score vector (ties at the cut included), a weighted sum of
+    rows over the columns they use, and the top terms of a centroid as a sparse row."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from matchmaker.rank import _column_sums, _top_row
+
+    rng = np.random.default_rng(7)
+    m = Matcher()
+    m.is_sme_ = rng.random(5000) > 0.1
+    for _ in range(20):
+        # coarse scores: many ties, some at the cut
+        s = np.round(rng.random(5000) * rng.integers(3, 400), 0).astype(np.float32) / 7
+        s[rng.random(5000) > 0.6] = 0
+        for k in (1, 50, 200, 4000):
+            dense = np.where(m.is_sme_, s, -1.0)
+            top = np.argpartition(-dense, k - 1)[:k]
+            assert sorted(m._best_smes(s, k).tolist()) == sorted(top[dense[top] > 0].tolist())
+    mat = sp.random(40, 3000, density=0.05, format="csr", dtype=np.float32, random_state=3)
+    for rows, w in ((rng.permutation(40)[:5], rng.random(5).astype(np.float32)),
+                    (np.arange(40), np.ones(40, dtype=np.float32)), (np.arange(3), rng.random(3))):
+        sub = mat[rows]
+        cols, sums = _column_sums(sub, w)
+        dense = np.asarray(sub.multiply(np.asarray(w)[:, None]).sum(axis=0)).ravel()
+        assert np.array_equal(cols, np.unique(sub.indices)) and np.array_equal(sums, dense[cols])
+        for k in (3, 30, 10_000):
+            ref = dense.copy()
+            nz = np.flatnonzero(ref)
+            if k < len(nz):
+                ref[nz[ref[nz] < np.partition(ref[nz], -k)[-k]]] = 0.0
+            ref = sp.csr_matrix(ref.astype(np.float32).reshape(1, -1))
+            got = _top_row(cols, sums, k, 3000)
+            assert got.shape == ref.shape and np.array_equal(got.indices, ref.indices)
+            assert np.array_equal(got.data, ref.data) and got.data.dtype == np.float32
