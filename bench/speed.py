@@ -6,8 +6,8 @@
 
 Each system is measured in its own fresh process so that peak memory (ru_maxrss) is its own:
 - ``load``: ``matchmaker load --db TMP firms.csv demands.csv relations.csv`` (the CLI);
-- ``matchmaker``: records fetched from that database (made compact ``Records`` as the web app
-  does), ``service.build_matcher`` (index + graph),
+- ``matchmaker``: records fetched from that database (streamed into compact ``Records`` as
+  the web app does), ``service.build_matcher`` (index + graph),
   then ``rank_smes(demand, top=20)`` per demand (first time, then the same demands again) and
   ``rank_demands(sme, top=20)`` per SME;
 - ``http``: ``matchmaker serve`` on that database, ``GET /api/demands/{id}/matches?top=20``
@@ -115,10 +115,19 @@ def worker_ours(data: Path, db: Path, queries: int) -> dict:
 
     t0 = time.perf_counter()
     database = store.open_db(db)
-    firms, demands, relations = store.fetch_firms(database), store.fetch_demands(database), store.fetch_relations(database)
-    # as the web app fits (web/matching.py): the fetched dicts become compact records at once
-    smes = [f["credit_code"] for f in firms if f.get("role") != "leader"]
-    firms = Records(firms)
+    # as the web app fits (web/matching.py): firms streamed from the cursor into compact records
+    rows = database.execute("SELECT * FROM firms ORDER BY rowid")
+    cols = [c[0] for c in rows.description]
+    smes = []
+
+    def stream():
+        for r in rows:
+            f = store.firm_record(dict(zip(cols, r)))
+            if f.get("role") != "leader":
+                smes.append(f["credit_code"])
+            yield f
+    firms = Records(stream())
+    demands, relations = store.fetch_demands(database), store.fetch_relations(database)
     fetch_s = time.perf_counter() - t0
     fetch_peak = peak_rss_self() / GIB
     progress(f"fetched {len(firms)} firms in {fetch_s:.1f} s (peak {fetch_peak:.2f} GiB); fitting")
