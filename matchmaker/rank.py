@@ -53,6 +53,11 @@ FEATURES = (
     "t_bm25_rel", "g_2hop",
     # how much the firm reads like the buyer's known suppliers (link prediction by content)
     "g_supsim",
+    # a short call naming a field (3D打印医疗器械): does the firm's profile contain all of it,
+    # not just its most frequent part (idf share of the demand's bigrams present; every
+    # demand word present); and how much the firm is spoken of among partners (relation
+    # degree: a well-known group whose profile lists product names rather than the field)
+    "t_cover", "t_allwords", "g_reldeg",
 )
 # The two sides of the blend, for ablations (Matcher(use_text=False) / (use_graph=False)):
 # what the texts say, and where the firm sits in the chain graph and among partners.
@@ -63,6 +68,8 @@ GRAPH_FEATURES = tuple(f for f in FEATURES if f.startswith("g_")) + ("q_sup",)
 _TEXT_PART = np.array([f.startswith("t_") for f in FEATURES])
 _GRAPH_PART = np.array([f.startswith("g_") for f in FEATURES])
 _PRIOR_PART = np.array([f in ("chain", "chain_prof", "tier", "local") for f in FEATURES])
+# Columns of Matcher._presence_cols, in its order.
+_PRESENCE_COLS = [FEATURES.index(f) for f in ("t_cover", "t_allwords", "g_reldeg")]
 
 # Firm fields and how they are put together into the whole profile (repetition = weight:
 # what a firm makes and masters counts above its marketing prose).
@@ -186,7 +193,8 @@ _DEFAULT_WEIGHTS = {
     "features": list(FEATURES),
     "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
     "coef": [3.0, 1.0, 1.0, 1.0, 0.3, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5,
-             1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05, 0.0, 0.0, 0.0, 1.0, 0.3],
+             1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05, 0.0, 0.0, 0.0, 1.0, 0.3,
+             0.0, 0.0, 0.0, 0.0],  # one per FEATURES column (g_supsim, t_cover, t_allwords, g_reldeg)
     "intercept": -3.0,
 }
 
@@ -834,6 +842,23 @@ class Matcher:
                 chains = list(self.firms_[leader].get("chains") or [])
         return chains
 
+    def _presence_queries(self, words: list[str], bigrams: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Query rows over the whole-profile vocabulary that, multiplied with a firm's 0/1 row,
+        give the idf share of the demand's bigrams the firm contains (t_cover) and the share
+        of its words (t_allwords is 1 when that share is whole): a bag-of-words cosine does not
+        say whether a firm has 医疗器械 and 3D打印 or only one of them many times."""
+        idx = self.index_
+        out = []
+        for toks, uniform in ((bigrams, False), (words, True)):
+            v = idx.transform_weighted("all", [dict.fromkeys(toks, 1.0)])
+            v = sp.csr_matrix(v, dtype=np.float64)
+            if v.nnz:
+                if uniform:
+                    v.data[:] = 1.0
+                v.data /= v.data.sum()
+            out.append(v)
+        return out[0], out[1]
+
     def _seeds(self, d: dict, title: list[str], body: list[str]) -> dict[str, float]:
         """Restart distribution of the demand's PageRank: the leader, then its chains, the
         terms it names and the segments its problem words evoke, each group sharing a fixed
@@ -895,6 +920,8 @@ class Matcher:
                 norm = math.sqrt(float(v.multiply(v).sum())) or 1.0
                 qv["prf"] = v / norm
         st["q"] = qv
+        # (Q) presence queries for t_cover / t_allwords: read against a firm's 0/1 "all" row
+        qv["cover"], qv["allwords"] = self._presence_queries(words, bigrams)
         qv["bm25"] = idx.bm25_query("all", [q_tokens])
         bm = idx.bm25_scores("all", qv["bm25"]).ravel()
         st["max_bm25"] = float(np.where(self.is_sme_, bm, 0.0).max()) if len(bm) else 0.0
@@ -1048,8 +1075,25 @@ class Matcher:
             X[:, 23] = np.asarray((m @ q["bm25"].T).todense()).ravel() / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         X[:, 25] = st["supsim"][firm_idx] / st["max_supsim"] if st["max_supsim"] > 0 else 0.0
+        # (Q) presence of the demand's words in the firm's profile, and its relation degree
+        X[:, _PRESENCE_COLS] = self._presence_cols(q["cover"], q["allwords"], rows["all"], self.rel_deg_[firm_idx])
         X[:, self._ablated_columns()] = 0.0
         return X
+
+    @staticmethod
+    def _presence_cols(cover: sp.csr_matrix, allwords: sp.csr_matrix, all_rows: sp.csr_matrix,
+                       rel_deg: np.ndarray) -> np.ndarray:
+        """t_cover, t_allwords, g_reldeg for firm rows against demand rows, as (demands x
+        firms) or (firms x demands) alike: one side has a single row. Shared by _features and
+        _firm_features so that the two directions agree."""
+        present = all_rows.copy()
+        present.data[:] = 1.0
+        cov = np.asarray((cover @ present.T).todense())
+        share = np.asarray((allwords @ present.T).todense())
+        has_words = np.asarray(allwords.getnnz(axis=1) > 0)[:, None]
+        full = ((share >= 1.0 - 1e-6) & has_words).astype(np.float64)
+        reldeg = np.broadcast_to(np.log1p(rel_deg)[None, :], cov.shape)
+        return np.column_stack([cov.ravel(), full.ravel(), reldeg.ravel()])
 
     def _score(self, X: np.ndarray, st: dict) -> np.ndarray:
         m = self._model(st)
@@ -1234,6 +1278,8 @@ class Matcher:
         bank = {
             "q": {name: stack(name) for name in self._BANK_QUERIES},
             "bm25": stack("bm25"),
+            # (Q) presence queries of t_cover / t_allwords
+            "presence": (stack("cover"), stack("allwords")),
             "graph": {name: graph_cols(name) for name in ("ppr", "cf", "rel", "two_hop", "supsim")},
             "cvec": np.vstack([self._chain_vec(st["cvec"]) for st in states]),
             "prof": np.vstack([self._chain_vec(st["prof"]) for st in states]),
@@ -1294,6 +1340,8 @@ class Matcher:
         X[:, 23] = rel(bm, bank["max_bm25"])
         X[:, 24] = rel(graph("two_hop"), bank["max_2hop"])
         X[:, 25] = rel(graph("supsim"), bank["max_supsim"])
+        # (Q) as in _features
+        X[:, _PRESENCE_COLS] = self._presence_cols(*bank["presence"], rows["all"], self.rel_deg_[[fi]])
         X[:, self._ablated_columns()] = 0.0
         return X
 
