@@ -4,13 +4,17 @@
     python bench/profile_rank.py --data ../shared/bench/handwritten-dev --queries 10
 
 Prints the fit time, peak memory, the mean first ranking (profiler overhead included, so slower
-than bench/speed.py) and the top of both profiles by cumulative time. docs/benchmarks.md quotes
-its breakdowns.
+than bench/speed.py) and the top of both profiles by cumulative time; then, without the
+profiler, the first ranking of as many other demands split into its stages as ``rank_smes``
+runs them (demand state, of which PageRank; candidates; features; blend; reasons of the top),
+median wall-clock and CPU milliseconds: CPU time is what to compare on a shared machine.
+docs/benchmarks.md quotes its breakdowns.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import resource
 import sys
@@ -54,7 +58,58 @@ def main(argv=None) -> int:
     print(f"first ranking, mean of {len(ids)}: {(time.perf_counter() - t) / max(len(ids), 1) * 1000:.1f} ms "
           "(profiled)")
     pstats.Stats(rank).sort_stats("cumulative").print_stats(args.lines)
+    stages(matcher, matcher.demand_ids()[args.queries:2 * args.queries], args.top)
     return 0
+
+
+def stages(matcher, ids, top: int) -> None:
+    """Median wall / CPU ms of each stage of a first ranking (the steps of Matcher.rank_smes)."""
+    import numpy as np
+
+    graph = matcher.graph_
+    pagerank = graph.pagerank
+    spent = {"pagerank": [0.0, 0.0]}
+
+    def timed_pagerank(*a, **k):  # the instance attribute shadows the method for this run only
+        w, c = time.perf_counter(), time.process_time()
+        out = pagerank(*a, **k)
+        spent["pagerank"][0] += time.perf_counter() - w
+        spent["pagerank"][1] += time.process_time() - c
+        return out
+
+    graph.pagerank = timed_pagerank
+    names = ("state", "pagerank", "candidates", "features", "blend", "reasons", "total")
+    rows: dict[str, list] = {n: [] for n in names}
+    try:
+        for did in ids:
+            spent["pagerank"] = [0.0, 0.0]
+            marks = [(time.perf_counter(), time.process_time())]
+            d, st = matcher._resolve_demand(did)
+            marks.append((time.perf_counter(), time.process_time()))
+            cand = matcher._candidates(st)
+            marks.append((time.perf_counter(), time.process_time()))
+            X = matcher._features(st, cand)
+            marks.append((time.perf_counter(), time.process_time()))
+            s = matcher._score(X, st)
+            order = np.argsort(-s, kind="stable")[:top]
+            marks.append((time.perf_counter(), time.process_time()))
+            for i in order:
+                matcher._reasons(d, st, int(cand[i]), X[i])
+            marks.append((time.perf_counter(), time.process_time()))
+            steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]
+            steps.insert(1, tuple(spent["pagerank"]))
+            steps.append((marks[-1][0] - marks[0][0], marks[-1][1] - marks[0][1]))
+            for n, v in zip(names, steps):
+                rows[n].append(v)
+    finally:
+        del graph.pagerank
+    if not ids:
+        return
+    print(f"first ranking by stage, {len(ids)} other demands, median ms wall / CPU "
+          f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}):")
+    for n in names:
+        w, c = np.median(np.array(rows[n]), axis=0) * 1000
+        print(f"  {n:<11}{w:7.1f} / {c:6.1f}" + ("   (part of state)" if n == "pagerank" else ""))
 
 
 if __name__ == "__main__":
