@@ -114,6 +114,29 @@ def test_firm_direction_scores_every_demand_as_the_pair_features_do():
     assert m.rank_demands("S8", top=1)[0].demand_id == "D3"
 
 
+def test_presence_features_tell_a_firm_with_every_part_of_a_field_from_one_with_a_part():
+    """t_cover / t_allwords: a short call naming a field (3D打印医疗器械) is met by a firm whose
+    profile has both parts, not by one that repeats one part; g_reldeg counts relations."""
+    import numpy as np
+    from matchmaker.rank import FEATURES
+    firms = FIRMS + [
+        firm("P1", "青岛骨科科技有限公司", products="3D打印钛合金椎间融合器（医疗器械）"),
+        firm("P2", "青岛康械医疗器械有限公司", products="医疗器械；一次性医疗器械；医疗器械包装"),
+    ]
+    demand = {**DEMANDS[0], "demand_id": "F1", "title": "3D打印医疗器械领域合作企业征集",
+              "description": "", "specs": "", "chains": []}
+    rels = RELATIONS + [{"firm_a": "P1", "firm_b": "S1", "relation": "合作研发", "year": None}]
+    m = Matcher().fit(firms, DEMANDS + [demand], rels)
+    codes = ["P1", "P2", "S2"]
+    X = m._features(m._state(m.demand_pos_["F1"]), np.array([m.firm_pos_[c] for c in codes]))
+    cover, allw, reldeg = (X[:, FEATURES.index(f)] for f in ("t_cover", "t_allwords", "g_reldeg"))
+    assert cover[0] > cover[1] > cover[2] == 0.0
+    assert list(allw) == [1.0, 0.0, 0.0]
+    assert reldeg[0] > 0 and reldeg[1] == reldeg[2] == 0.0
+    fi = m.firm_pos_["P1"]
+    assert np.allclose(m._firm_features(fi), _per_pair_features(m, fi), atol=1e-6)
+
+
 def test_explain_one_pair_as_ranked(matcher):
     ranked = {x.credit_code: x for x in matcher.rank_smes("D1", top=10)}
     e = matcher.explain("D1", "S1")
