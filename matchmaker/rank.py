@@ -1044,8 +1044,10 @@ class Matcher:
         rows.update(idx.derived_rows("all", firm_idx, base=rows["all"]))
 
         def cos(qname, field):
-            m = rows[field] if field in rows else idx.rows(field, firm_idx)
-            return np.asarray((m @ q[qname].T).todense()).ravel()
+            m = sp.csr_matrix(rows[field] if field in rows else idx.rows(field, firm_idx))
+            # a CSR product with the dense query adds the same products in the same order as
+            # the sparse x sparse one (zeros add nothing), without building a sparse result
+            return m @ q[qname].toarray().ravel()
         X[:, 0] = cos("all", "all")
         X[:, 1] = cos("words", "words")
         X[:, 2] = cos("bigrams", "bigrams")

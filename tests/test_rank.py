@@ -324,3 +324,24 @@ def test_first_ranking_shortcuts_equal_the_dense_computations():
             got = _top_row(cols, sums, k, 3000)
             assert got.shape == ref.shape and np.array_equal(got.indices, ref.indices)
             assert np.array_equal(got.data, ref.data) and got.data.dtype == np.float32
+
+
+def test_text_features_equal_the_sparse_products(matcher):
+    """_features multiplies candidates' rows by the dense query: the same numbers, to the
+    last bit, as the sparse x sparse products it replaced."""
+    import numpy as np
+
+    for did in ("D1", "D2"):
+        d, st = matcher._resolve_demand(did)
+        cand = matcher._candidates(st)
+        X = matcher._features(st, cand)
+        idx = matcher.index_
+        rows = {"all": idx.rows("all", cand)}
+        rows.update(idx.derived_rows("all", cand, base=rows["all"]))
+        for col, (qname, fld) in enumerate((("all", "all"), ("words", "words"), ("bigrams", "bigrams"),
+                                            ("pt", "pt"), ("desc", "desc"), ("seg", "seg"), ("name", "name"),
+                                            ("title", "all"), ("syn", "all"), ("prf", "all"))):
+            m = rows[fld] if fld in rows else idx.rows(fld, cand)
+            ref = np.asarray((m @ st["q"][qname].T).todense()).ravel()
+            assert np.array_equal(X[:, col], ref), (did, qname)
+        assert X[:, 0].max() > 0
