@@ -847,16 +847,16 @@ class Matcher:
         give the idf share of the demand's bigrams the firm contains (t_cover) and the share
         of its words (t_allwords is 1 when that share is whole): a bag-of-words cosine does not
         say whether a firm has 医疗器械 and 3D打印 or only one of them many times."""
-        idx = self.index_
+        vec = self.index_.vectorizers_["all"]
+        vocab, idf = vec.vocabulary_, vec.idf_
         out = []
         for toks, uniform in ((bigrams, False), (words, True)):
-            v = idx.transform_weighted("all", [dict.fromkeys(toks, 1.0)])
-            v = sp.csr_matrix(v, dtype=np.float64)
-            if v.nnz:
-                if uniform:
-                    v.data[:] = 1.0
-                v.data /= v.data.sum()
-            out.append(v)
+            # sorted columns: _presence_share looks them up by bisection
+            cols = np.array(sorted({vocab[t] for t in toks if t in vocab}), dtype=np.int32)
+            data = np.ones(len(cols)) if uniform else idf[cols].astype(np.float64)
+            if len(cols):
+                data /= data.sum()
+            out.append(sp.csr_matrix((data, cols, np.array([0, len(cols)])), shape=(1, len(vocab))))
         return out[0], out[1]
 
     def _seeds(self, d: dict, title: list[str], body: list[str]) -> dict[str, float]:
@@ -1078,24 +1078,33 @@ class Matcher:
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         X[:, 25] = st["supsim"][firm_idx] / st["max_supsim"] if st["max_supsim"] > 0 else 0.0
         # (Q) presence of the demand's words in the firm's profile, and its relation degree
-        X[:, _PRESENCE_COLS] = self._presence_cols(q["cover"], q["allwords"], rows["all"], self.rel_deg_[firm_idx])
+        X[:, _PRESENCE_COLS] = self._presence_cols(
+            self._presence_share(q["cover"], rows["all"]), self._presence_share(q["allwords"], rows["all"]),
+            q["allwords"].nnz > 0, self.rel_deg_[firm_idx])
         X[:, self._ablated_columns()] = 0.0
         return X
 
     @staticmethod
-    def _presence_cols(cover: sp.csr_matrix, allwords: sp.csr_matrix, all_rows: sp.csr_matrix,
-                       rel_deg: np.ndarray) -> np.ndarray:
-        """t_cover, t_allwords, g_reldeg for firm rows against demand rows, as (demands x
-        firms) or (firms x demands) alike: one side has a single row. Shared by _features and
-        _firm_features so that the two directions agree."""
-        present = all_rows.copy()
-        present.data[:] = 1.0
-        cov = np.asarray((cover @ present.T).todense())
-        share = np.asarray((allwords @ present.T).todense())
-        has_words = np.asarray(allwords.getnnz(axis=1) > 0)[:, None]
-        full = ((share >= 1.0 - 1e-6) & has_words).astype(np.float64)
-        reldeg = np.broadcast_to(np.log1p(rel_deg)[None, :], cov.shape)
-        return np.column_stack([cov.ravel(), full.ravel(), reldeg.ravel()])
+    def _presence_share(q: sp.csr_matrix, rows: sp.csr_matrix) -> np.ndarray:
+        """Per firm row, the sum of the query's weights over the columns the row has (0/1
+        presence): a lookup of the rows' columns among the query's few sorted ones, instead
+        of a sparse product that transposes the rows (a fifth of the time)."""
+        n = rows.shape[0]
+        qc, qd = q.indices, q.data
+        if not len(qc) or not rows.nnz:
+            return np.zeros(n)
+        pos = np.minimum(np.searchsorted(qc, rows.indices), len(qc) - 1)
+        hit = qc[pos] == rows.indices
+        rid = np.repeat(np.arange(n), np.diff(rows.indptr))
+        return np.bincount(rid[hit], weights=qd[pos[hit]], minlength=n)
+
+    @staticmethod
+    def _presence_cols(cover: np.ndarray, word_share: np.ndarray, has_words, rel_deg) -> np.ndarray:
+        """t_cover, t_allwords, g_reldeg columns, from the presence shares (one value per pair)
+        and the firms' relation degrees; shared by _features and _firm_features."""
+        full = ((word_share >= 1.0 - 1e-6) & has_words).astype(np.float64)
+        reldeg = np.broadcast_to(np.log1p(rel_deg), cover.shape)
+        return np.column_stack([cover, full, reldeg])
 
     def _score(self, X: np.ndarray, st: dict) -> np.ndarray:
         m = self._model(st)
@@ -1343,7 +1352,12 @@ class Matcher:
         X[:, 24] = rel(graph("two_hop"), bank["max_2hop"])
         X[:, 25] = rel(graph("supsim"), bank["max_supsim"])
         # (Q) as in _features
-        X[:, _PRESENCE_COLS] = self._presence_cols(*bank["presence"], rows["all"], self.rel_deg_[[fi]])
+        present = rows["all"].copy()
+        present.data[:] = 1.0
+        cover, allwords = bank["presence"]
+        X[:, _PRESENCE_COLS] = self._presence_cols(
+            np.asarray((cover @ present.T).todense()).ravel(), np.asarray((allwords @ present.T).todense()).ravel(),
+            np.diff(allwords.indptr) > 0, self.rel_deg_[fi])
         X[:, self._ablated_columns()] = 0.0
         return X
 
