@@ -366,17 +366,26 @@ def _is_word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
+@functools.lru_cache(maxsize=256)
+def _bigram_starts(a: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Each distinct two-character piece of ``a`` with the positions where it starts."""
+    starts: dict[str, list[int]] = defaultdict(list)
+    for i in range(len(a) - 1):
+        starts[a[i:i + 2]].append(i)
+    return tuple((bg, tuple(p)) for bg, p in starts.items())
+
+
 def _shared_spans(a: str, b: str) -> list[tuple[int, int]]:
     """Maximal substrings of ``a`` (at least two characters) that also occur in ``b``, as
     (start, end) in ``a``, cut at punctuation and never splitting an ASCII word (PLC, 8K)."""
     if len(b) < 2:
         return []
-    pairs = {b[i:i + 2] for i in range(len(b) - 1)}
+    # where a shared span can start: the positions of the demand's (``a``, the same for every
+    # firm) two-character pieces that the firm's text contains
+    hits = sorted(i for bg, pos in _bigram_starts(a) if bg in b for i in pos)
     runs = []
     n, prev_end = len(a), -1
-    for i in range(n - 1):
-        if a[i:i + 2] not in pairs:
-            continue
+    for i in hits:
         # a[i:prev_end] lies inside the previous run, so it occurs in b already
         length = max(2, prev_end - i)
         while i + length < n and a[i:i + length + 1] in b:
