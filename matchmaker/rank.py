@@ -943,15 +943,24 @@ class Matcher:
         # graph
         seeds = self._seeds(d, title, body)
         st["seeds"] = seeds
-        ppr = np.zeros(len(self.firms_))
         rows = self.firm_graph_rows_
-        ok = rows >= 0
+        # (per firm-row array, computed once: whether every firm is compiled, and in order)
+        info = getattr(self, "_graph_rows_info", None)
+        if info is None or info[0] is not rows:
+            ok = rows >= 0
+            info = self._graph_rows_info = (rows, ok, bool(len(rows)) and bool(ok.all()),
+                                            np.array_equal(rows, np.arange(len(rows))))
+        _, ok, compiled, in_order = info
         # only the firms' scores are read unless a firm added since fit needs its neighbours'
-        upto = int(rows.max()) + 1 if len(rows) and ok.all() else None
+        upto = int(rows.max()) + 1 if compiled else None
         pr = self.graph_.pagerank(seeds, upto) if seeds else np.zeros(len(self.graph_.nodes_))
-        ppr[ok] = pr[rows[ok]]
-        for i in np.flatnonzero(~ok):
-            ppr[i] = self.graph_.neighbour_score(pr, self.codes_[i])
+        if in_order:
+            ppr = np.array(pr[:len(rows)], dtype=np.float64)  # firm i is graph node i (fit adds firms first)
+        else:
+            ppr = np.zeros(len(self.firms_))
+            ppr[ok] = pr[rows[ok]]
+            for i in np.flatnonzero(~ok):
+                ppr[i] = self.graph_.neighbour_score(pr, self.codes_[i])
         leader = self.firm_pos_.get(d.get("leader"))
         if leader is not None:
             ppr[leader] = 0.0
