@@ -140,6 +140,17 @@ def _row_norms(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     return out
 
 
+def _small_counts(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """Term counts in the smallest unsigned type that holds them (one byte nearly always),
+    sharing the matrix's index arrays."""
+    counts = sp.csr_matrix(counts)
+    top = counts.data.max(initial=0)
+    dtype = np.uint8 if top < 2 ** 8 else np.uint16 if top < 2 ** 16 else np.float32
+    out = sp.csr_matrix(counts.shape, dtype=dtype)
+    out.data, out.indices, out.indptr = counts.data.astype(dtype), counts.indices, counts.indptr
+    return out
+
+
 def _row_ids(mat: sp.csr_matrix) -> np.ndarray:
     return np.repeat(np.arange(mat.shape[0], dtype=np.int64), np.diff(mat.indptr))
 
@@ -155,6 +166,10 @@ class FieldIndex:
 
     ``docs`` are dicts field -> token list. ``fit`` learns vocabularies and idf; ``append``
     and ``replace`` transform new documents with the fitted vectorizers (no refit).
+
+    ``row_only`` fields are only ever read by :meth:`rows` (a candidate's pt/desc cosine, never a
+    whole-corpus score): they keep their term counts (one byte each when they fit) and the row
+    norms, and their TF-IDF rows are computed when read, equal to the stored ones.
 
     With ``split_from`` set, the fields ``words`` and ``bigrams`` are not stored: they are the
     word and the bigram columns of that field. Over the same documents a token's document
@@ -176,8 +191,9 @@ class FieldIndex:
 
     def __init__(self, fields: Sequence[str], max_df: float = 1.0, bm25_fields: Sequence[str] = (),
                  k1: float = 1.2, b: float = 0.75, dense_query_share: float = 0.25,
-                 split_from: str | None = None):
+                 split_from: str | None = None, row_only: Sequence[str] = ()):
         self.fields = list(fields)
+        self.row_only = list(row_only)
         self.dense_query_share = dense_query_share
         self.max_df = max_df
         self.bm25_fields = list(bm25_fields)
@@ -198,7 +214,8 @@ class FieldIndex:
 
     def _with_stats(self) -> list[str]:
         """Stored fields whose per-document norms are kept (BM25 and split sources)."""
-        out = list(dict.fromkeys(self.bm25_fields + ([self.split_from] if self._derived() else [])))
+        out = list(dict.fromkeys(self.bm25_fields + ([self.split_from] if self._derived() else [])
+                                 + self.row_only))
         return [f for f in out if f in self._stored()]
 
     def fit(self, docs: Sequence[dict[str, list[str]]]) -> "FieldIndex":
@@ -224,6 +241,7 @@ class FieldIndex:
         self.is_bigram_: dict[str, np.ndarray] = {}
         self._bm25_stats: dict[str, tuple[np.ndarray, float]] = {}
         self.bm25_norm_: dict[str, np.ndarray] = {}
+        self.counts_: dict[str, sp.csr_matrix] = {}
         with_stats = self._with_stats()
         n_docs = counts[self._stored()[0]].shape[0]
         for field in self._stored():
@@ -235,7 +253,10 @@ class FieldIndex:
                 vec = _vectorizer()
                 mat = vec.fit_transform([[] for _ in range(n_docs)] + [["\x00empty"]])[:-1]
                 self.vectorizers_[field] = vec
-                self.matrices_[field] = sp.csr_matrix(mat, dtype=np.float32)
+                if field in self.row_only:
+                    self.counts_[field] = sp.csr_matrix(mat.shape, dtype=np.uint8)
+                else:
+                    self.matrices_[field] = sp.csr_matrix(mat, dtype=np.float32)
                 if field in with_stats:
                     self._doc_stats(field, sp.csr_matrix(mat.shape, dtype=np.float32), fitting=True)
                     self._take_norms(field, sp.csr_matrix(mat.shape, dtype=np.float32), fitting=True)
@@ -262,9 +283,12 @@ class FieldIndex:
             if field in with_stats:
                 # TfidfTransformer.transform's steps, with the norms taken on the way
                 self._doc_stats(field, Xf, fitting=True)
+                if field in self.row_only:
+                    self.counts_[field] = _small_counts(Xf)
                 self._sublinear_idf(field, Xf.data, Xf.indices, out=Xf.data)
                 self._take_norms(field, Xf, fitting=True)
-                self.matrices_[field] = sp.csr_matrix(l2_normalize(Xf, copy=False), dtype=np.float32)
+                if field not in self.row_only:
+                    self.matrices_[field] = sp.csr_matrix(l2_normalize(Xf, copy=False), dtype=np.float32)
             else:
                 self.matrices_[field] = sp.csr_matrix(vec._tfidf.transform(Xf, copy=False), dtype=np.float32)
             del Xf
@@ -272,10 +296,14 @@ class FieldIndex:
         return self
 
     def _sublinear_idf(self, field: str, tf: np.ndarray, cols: np.ndarray, out=None) -> np.ndarray:
-        """float32 ``(1 + ln tf) * idf`` as TfidfTransformer computes it (same operations)."""
+        """float32 ``(1 + ln tf) * idf`` as TfidfTransformer computes it (same operations, by
+        pieces of 4M entries: the gathered idf is never a copy as long as the whole matrix)."""
         u = np.log(tf, out=out)
         u += 1.0
-        u *= self.vectorizers_[field].idf_[cols]
+        idf = self.vectorizers_[field].idf_
+        step = 1 << 22
+        for lo in range(0, len(u), step):
+            u[lo:lo + step] *= idf[cols[lo:lo + step]]
         return u
 
     def _doc_stats(self, field: str, counts: sp.csr_matrix, fitting: bool = False) -> None:
@@ -366,6 +394,13 @@ class FieldIndex:
 
     def rows(self, field: str, docs) -> sp.csr_matrix:
         """TF-IDF rows of some documents (a derived field's in its source field's columns)."""
+        if field in self.counts_:
+            docs = np.atleast_1d(np.asarray(docs, dtype=np.int64))
+            mat = self.counts_[field][docs]
+            d = docs[_row_ids(mat)]
+            u = self._sublinear_idf(field, mat.data.astype(np.float32), mat.indices)
+            vals = (u.astype(np.float64) / self.row_norm_[field][d]).astype(np.float32)
+            return sp.csr_matrix((vals, mat.indices, mat.indptr), shape=mat.shape)
         src = self._derived().get(field)
         if src is None:
             return self.matrices_[field][docs]
@@ -410,7 +445,8 @@ class FieldIndex:
 
     @property
     def n_docs(self) -> int:
-        return self.matrices_[self._stored()[0]].shape[0]
+        field = self._stored()[0]
+        return (self.counts_ if field in self.counts_ else self.matrices_)[field].shape[0]
 
     def _counts(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
         """float32 term counts over a stored field's vocabulary (the vectorizer's own counting,
@@ -453,6 +489,10 @@ class FieldIndex:
 
     def append(self, docs: Sequence[dict[str, list[str]]]) -> None:
         for field in self._stored():
+            if field in self.counts_:
+                new = _small_counts(self._counts(field, [d.get(field, []) for d in docs]))
+                self.counts_[field] = _small_counts(sp.vstack([self.counts_[field], new], format="csr"))
+                continue
             new = self.transform(field, [d.get(field, []) for d in docs])
             self.matrices_[field] = sp.vstack([self.matrices_[field], new], format="csr")
         for field in self._with_stats():
@@ -461,6 +501,11 @@ class FieldIndex:
 
     def replace(self, row: int, doc: dict[str, list[str]]) -> None:
         for field in self._stored():
+            if field in self.counts_:
+                mat = sp.csr_matrix(self.counts_[field], dtype=np.float32).tolil()
+                mat[row] = self._counts(field, [doc.get(field, [])])
+                self.counts_[field] = _small_counts(mat.tocsr())
+                continue
             mat = self.matrices_[field].tolil()
             mat[row] = self.transform(field, [doc.get(field, [])])
             self.matrices_[field] = mat.tocsr()
@@ -489,7 +534,7 @@ class FieldIndex:
             mat = self.matrices_[field]
             return np.vstack([mat @ queries[r].toarray().ravel() for r in range(queries.shape[0])]
                              ).astype(np.float32, copy=False)
-        if field in self._derived():
+        if field in self._derived() or field in self.counts_:
             return np.asarray((queries @ self.rows(field, np.arange(self.n_docs)).T).todense(), dtype=np.float32)
         return np.asarray((queries @ self.matrices_[field].T).todense(), dtype=np.float32)
 

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from .graph import RELATION_WEIGHTS, ChainGraph
 from .index import FieldIndex, TokenIds, count_matrix, keep_columns, split_words_bigrams
-from .records import Records
+from .records import Grouped, Records
 from .text import BIGRAM_PREFIX, STOP_WORDS, Tokenizer, is_cjk, normalize
 
 __all__ = ["Match", "Matcher", "FEATURES", "load_weights", "WEIGHTS_PATH"]
@@ -530,13 +530,17 @@ class Matcher:
         firm_terms = [{term_names[c] for c in found.indices[found.indptr[i]:found.indptr[i + 1]]}
                       for i in range(found.shape[0])]
         del found
-        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",),
-                                 split_from="all").fit_counts(counts, tokens, consume=True)
+        # pt/desc/seg/name are read only as candidates' rows: kept as counts (row_only)
+        self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",), split_from="all",
+                                 row_only=self._BASE_FIELDS).fit_counts(counts, tokens, consume=True)
         del counts
         self._refresh_firm_arrays(firms)
 
-        self.relations_ = [dict(r) for r in relations]
-        self._index_relations()
+        # kept compact, as the firms; the passes below read the caller's dicts
+        self.relations_ = Records.of(relations)
+        if not isinstance(relations, (list, Records)):
+            relations = list(relations)
+        self._index_relations(relations)
         term_segments = {}
         for t in set().union(*firm_terms) if firm_terms else set():
             segs = self.taxonomy_.segments_for_term(t)
@@ -553,7 +557,7 @@ class Matcher:
                         label_cache[key] = self.taxonomy_.label_segments(ch, lab)
                     segs.extend(label_cache[key])
             firm_segments.append(segs)
-        self.graph_ = ChainGraph(alpha=self.alpha).fit(firms, self.relations_, firm_terms,
+        self.graph_ = ChainGraph(alpha=self.alpha).fit(firms, relations, firm_terms,
                                                        term_segments, firm_segments)
         self.firm_graph_rows_ = self.graph_.firm_index_array(self.codes_)
 
@@ -772,25 +776,31 @@ class Matcher:
             return set()
         return {t for t in doc.get("words") if t in self._term_set}
 
-    def _index_relations(self):
-        """Sparse supply matrix (supplier x buyer) and all endorsing relations (symmetric)."""
+    def _index_relations(self, relations: Sequence[dict] | None = None):
+        """Sparse supply matrix (supplier x buyer) and all endorsing relations (symmetric);
+        each firm's relations for reasons (``rel_by_firm_``: record indices per firm, the
+        records in ``relations_``). ``relations``: those records as plain dicts, when the
+        caller has them."""
         n = len(self.firms_)
-        sr, sc, rr, rc, rv = [], [], [], [], []
-        self.rel_by_firm_: dict[str, list[dict]] = defaultdict(list)
-        for r in self.relations_:
+        sr, sc, rr, rc, rv = array("q"), array("q"), array("q"), array("q"), array("d")
+        by_pos, by_rec = array("q"), array("q")
+        for k, r in enumerate(self.relations_ if relations is None else relations):
             a, b = self.firm_pos_.get(r.get("firm_a")), self.firm_pos_.get(r.get("firm_b"))
             if a is None or b is None:
                 continue
-            self.rel_by_firm_[r["firm_a"]].append(r)
-            self.rel_by_firm_[r["firm_b"]].append(r)
+            by_pos.extend((a, b))
+            by_rec.extend((k, k))
             w = RELATION_WEIGHTS.get(r.get("relation", ""), 0.3)
             if r.get("relation") == "供应":
                 sr.append(a)
                 sc.append(b)
             if w > 0:
-                rr += [a, b]
-                rc += [b, a]
-                rv += [w, w]
+                rr.extend((a, b))
+                rc.extend((b, a))
+                rv.extend((w, w))
+        self.rel_by_firm_ = Grouped(self.relations_, self.firm_pos_, by_pos, by_rec)
+        sr, sc, rr, rc, rv = (np.frombuffer(x, dtype=np.int64 if x.typecode == "q" else np.float64)
+                              for x in (sr, sc, rr, rc, rv))
         # Sources do not agree on the direction of 供应 (who buys from whom), so supply
         # links are used both ways; the degree says how established a supplier is.
         sup = sp.csr_matrix((np.ones(len(sr)), (sr, sc)), shape=(n, n))

@@ -97,3 +97,36 @@ class Records(Sequence):
     def of(cls, records: Sequence[dict] | "Records") -> "Records":
         """``records`` as Records: the same object when it is one already."""
         return records if isinstance(records, Records) else cls(records)
+
+
+class Grouped:
+    """The records listed under each key, as index arrays (no list per key): ``get(key)`` is
+    the list of those records, decoded, in the order they were listed.
+
+    ``keys`` maps a key to its position (shared, so positions added later are seen: they
+    have no records); ``pos`` and ``rec`` are parallel sequences of (key position, record
+    index) pairs."""
+
+    def __init__(self, records: Sequence[dict], keys: dict, pos, rec):
+        import numpy as np
+
+        self._records = records
+        self._keys = keys
+        pos = np.asarray(pos, dtype=np.int64)
+        rec = np.asarray(rec, dtype=np.int64)
+        n = int(pos.max()) + 1 if len(pos) else 0
+        order = np.argsort(pos, kind="stable")
+        self._rec = rec[order].astype(np.int32 if len(records) < 2 ** 31 else np.int64)
+        self._ptr = np.concatenate([[0], np.cumsum(np.bincount(pos, minlength=n))])
+
+    def get(self, key, default=None):
+        i = self._keys.get(key)
+        if i is None or i + 1 >= len(self._ptr) or self._ptr[i] == self._ptr[i + 1]:
+            return default
+        return [self._records[int(k)] for k in self._rec[self._ptr[i]:self._ptr[i + 1]]]
+
+    def __getitem__(self, key) -> list:
+        return self.get(key, [])
+
+    def __contains__(self, key) -> bool:
+        return self.get(key) is not None

@@ -197,3 +197,21 @@ def test_keep_columns_by_blocks_equals_the_one_shot_renumbering(monkeypatch):
         dense[:, new_col[kept]] = m.toarray()[:, kept]
         assert got.has_sorted_indices and np.array_equal(got.toarray(), dense)
         assert got.nnz == int((m.toarray()[:, kept] != 0).sum())
+
+
+def test_row_only_fields_keep_counts_and_give_the_stored_rows():
+    docs = _corpus()
+    ref = FieldIndex(["pt", "all"], max_df=0.5).fit(docs)
+    idx = FieldIndex(["pt", "all"], max_df=0.5, row_only=["pt"]).fit(docs)
+    assert "pt" not in idx.matrices_ and idx.counts_["pt"].dtype == np.uint8
+    n = len(docs)
+    assert idx.n_docs == n
+    assert np.array_equal(idx.rows("pt", np.arange(n)).toarray(), ref.matrices_["pt"].toarray())
+    assert np.array_equal(idx.rows("pt", 4).toarray(), ref.matrices_["pt"][4].toarray())
+    q = idx.transform("pt", [TOK("反渗透膜元件")])
+    assert np.array_equal(idx.scores("pt", q), ref.scores("pt", q))
+    new = {"pt": TOK("激光焊接；激光焊接设备"), "all": TOK("激光焊接")}
+    for index in (ref, idx):
+        index.append([new])
+        index.replace(2, docs[5])
+    assert np.array_equal(idx.rows("pt", [n, 2, 5]).toarray(), ref.matrices_["pt"][[n, 2, 5]].toarray())

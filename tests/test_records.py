@@ -49,3 +49,15 @@ def test_records_take_less_memory_than_the_dicts():
     recs = Records(many)
     assert recs.nbytes < 0.5 * sum(deep(f) for f in many)
     assert Records.of(recs) is recs and Records.of(many) == many
+
+
+def test_grouped_lists_each_keys_records_in_order():
+    from matchmaker.records import Grouped
+    rels = Records([{"firm_a": "S1", "firm_b": "L1"}, {"firm_a": "S2", "firm_b": "S1"},
+                    {"firm_a": "S1", "firm_b": "S1"}])
+    pos = {"S1": 0, "S2": 1, "L1": 2}
+    g = Grouped(rels, pos, [0, 2, 1, 0, 0, 0], [0, 0, 1, 1, 2, 2])
+    assert g.get("S1") == [rels[0], rels[1], rels[2], rels[2]]
+    assert g["L1"] == [rels[0]] and g.get("S2") == [rels[1]]
+    pos["S9"] = 3  # a key added later has no records
+    assert g.get("S9", []) == [] and g.get("nobody") is None and "S9" not in g and "S2" in g
