@@ -147,6 +147,8 @@ class ChainGraph:
         index: dict[str, int] = {}
         for f in firms:
             index.setdefault(_node_firm(f["credit_code"]), len(index))
+        # the firm nodes are 0 .. n_firm_nodes_ - 1 (node_mask skips them)
+        self.n_firm_nodes_ = len(index)
         skeleton = nx.Graph()
         us, vs, ws = array("q"), array("q"), array("d")
 
@@ -245,6 +247,19 @@ class ChainGraph:
             # an edge added again replaces its weight (as networkx's add_edge does)
             self.extra_degree_[nb] = self.extra_degree_.get(nb, 0.0) + w - known.get(nb, 0.0)
             known[nb] = w
+
+    def node_mask(self, prefixes: tuple[str, ...]) -> np.ndarray:
+        """Boolean mask of the compiled nodes whose name starts with one of ``prefixes``
+        ("seg:", "term:"...), kept. Only the nodes after the firms are read unless "firm:" is
+        asked for: a few thousand names instead of 200k."""
+        masks = self.__dict__.setdefault("_masks", {})
+        mask = masks.get(prefixes)
+        if mask is None:
+            start = 0 if any(p.startswith("firm") for p in prefixes) else self.n_firm_nodes_
+            mask = np.zeros(len(self.nodes_), dtype=bool)
+            mask[start:] = [n.startswith(prefixes) for n in self.nodes_[start:]]
+            masks[prefixes] = mask
+        return mask
 
     def neighbours(self, node: str) -> dict[str, float]:
         """Neighbour -> edge weight, later-added firms included."""

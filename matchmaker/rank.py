@@ -1622,9 +1622,7 @@ class Matcher:
         g = self.graph_
         adj = g.adj_
         out: dict[str, tuple[str, float]] = {}
-        mask = getattr(self, "_segterm_mask", None)
-        if mask is None or len(mask) != len(g.nodes_):
-            mask = self._segterm_mask = np.array([n.startswith(("seg:", "term:")) for n in g.nodes_])
+        mask = g.node_mask(("seg:", "term:"))
         for s, w in seeds.items():
             if s.startswith("chain:") or s not in g.node_index_:
                 continue

@@ -145,3 +145,11 @@ def test_added_firm_path_and_degree_as_networkx():
     deg_seg = 2.0 + 2.0 + 1.0  # A, B, chain (twice), N
     expect = g.alpha * (pr[j] / deg_chain + pr[j2] / deg_seg)
     assert np.isclose(g.neighbour_score(pr, "N"), expect)
+
+
+def test_node_mask_reads_the_names_after_the_firms():
+    rels = [{"firm_a": "A", "firm_b": "L", "relation": "供应"}]
+    g = ChainGraph().fit(_firms(), rels, [{"压缩机"}, set(), {"压缩机"}, set()], {"压缩机": [("智能家电", "核心零部件")]})
+    for prefixes in (("seg:", "term:"), ("chain:",), ("firm:",)):
+        assert g.node_mask(prefixes).tolist() == [n.startswith(prefixes) for n in g.nodes_]
+    assert g.node_mask(("term:",)).sum() == 1 and g.n_firm_nodes_ == 4
