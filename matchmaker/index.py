@@ -26,7 +26,8 @@ from sklearn.preprocessing import normalize as l2_normalize
 
 from .text import BIGRAM_PREFIX
 
-__all__ = ["FieldIndex", "TokenIds", "count_matrix", "keep_columns", "identity", "split_words_bigrams"]
+__all__ = ["FieldIndex", "TokenIds", "count_matrix", "keep_columns", "stack_rows", "identity",
+           "split_words_bigrams"]
 
 
 def identity(tokens):
@@ -75,11 +76,15 @@ def count_matrix(ids, lengths, n_features: int) -> sp.csr_matrix:
 _BLOCK = 1 << 16  # rows per block where a whole-matrix temporary would cost GiBs at 1M firms
 
 
-def keep_columns(mat: sp.csr_matrix, new_col: np.ndarray, n_cols: int) -> sp.csr_matrix:
+def keep_columns(mat: sp.csr_matrix, new_col: np.ndarray, n_cols: int, inplace: bool = False) -> sp.csr_matrix:
     """Columns renumbered by ``new_col`` (old -> new, -1 drops the column), rows kept, indices
     sorted again. Works through blocks of rows: besides the result, only a mask as long as
-    the matrix is allocated (not the int64 copies of its indices a one-shot version makes)."""
+    the matrix is allocated (not the int64 copies of its indices a one-shot version makes).
+    ``inplace``: the result is written over ``mat``'s own arrays (block by block, never ahead
+    of what is still to be read), which the caller then gives up."""
     new_col = np.asarray(new_col).astype(np.int32 if n_cols < 2 ** 31 else np.int64)
+    if inplace and mat.indices.dtype != new_col.dtype:
+        inplace = False
     n, ptr = mat.shape[0], mat.indptr
     keep = np.empty(mat.nnz, dtype=bool)
     indptr = np.zeros(n + 1, dtype=np.int64)
@@ -91,8 +96,11 @@ def keep_columns(mat: sp.csr_matrix, new_col: np.ndarray, n_cols: int) -> sp.csr
         kept_before = np.concatenate([[0], np.cumsum(k, dtype=np.int64)])
         indptr[lo + 1:hi + 1] = indptr[lo] + kept_before[ptr[lo + 1:hi + 1] - a]
     total = int(indptr[-1])
-    indices = np.empty(total, dtype=new_col.dtype)
-    data = np.empty(total, dtype=mat.data.dtype)
+    if inplace:
+        indices, data = mat.indices, mat.data
+    else:
+        indices = np.empty(total, dtype=new_col.dtype)
+        data = np.empty(total, dtype=mat.data.dtype)
     for lo in range(0, n, _BLOCK):
         hi = min(n, lo + _BLOCK)
         a, b = ptr[lo], ptr[hi]
@@ -100,11 +108,35 @@ def keep_columns(mat: sp.csr_matrix, new_col: np.ndarray, n_cols: int) -> sp.csr
         indices[indptr[lo]:indptr[hi]] = new_col[mat.indices[a:b][k]]
         data[indptr[lo]:indptr[hi]] = mat.data[a:b][k]
     del keep
-    out = sp.csr_matrix((data, indices, indptr.astype(mat.indptr.dtype) if total < 2 ** 31 else indptr),
-                        shape=(n, n_cols))
+    # arrays set directly: the constructor may copy them, which inplace is there to avoid
+    out = sp.csr_matrix((n, n_cols), dtype=data.dtype)
+    out.data, out.indices = data[:total], indices[:total]
+    out.indptr = indptr.astype(indices.dtype) if total < 2 ** 31 else indptr
     out.has_sorted_indices = False
     out.sort_indices()
     return out
+
+
+def stack_rows(blocks: list, n_cols: int) -> sp.csr_matrix:
+    """The CSR blocks one under the other (as ``sp.vstack``), consuming ``blocks``: the result
+    is allocated untouched and each block is freed once copied, so the blocks and the whole
+    result are not both resident (1 GiB for "all" at 1M firms)."""
+    nnz = sum(m.nnz for m in blocks)
+    n = sum(m.shape[0] for m in blocks)
+    idx_dtype = np.int32 if max(nnz, n_cols) < 2 ** 31 else np.int64
+    data = np.empty(nnz, dtype=blocks[0].data.dtype if blocks else np.float32)
+    indices = np.empty(nnz, dtype=idx_dtype)
+    indptr = np.zeros(n + 1, dtype=idx_dtype)
+    o = r = 0
+    while blocks:
+        m = blocks.pop(0)
+        k, rows = m.nnz, m.shape[0]
+        data[o:o + k] = m.data
+        indices[o:o + k] = m.indices
+        indptr[r + 1:r + rows + 1] = m.indptr[1:] + o
+        o, r = o + k, r + rows
+        del m
+    return sp.csr_matrix((data, indices, indptr), shape=(n, n_cols))
 
 
 def _postings_scores(queries: sp.csr_matrix, post: sp.csr_matrix) -> np.ndarray:
@@ -273,7 +305,9 @@ class FieldIndex:
             order = sorted(range(len(kept)), key=lambda k: tokens[kept[k]])
             new_col = np.full(X.shape[1], -1, dtype=np.int64)
             new_col[kept[order]] = np.arange(len(kept))
-            Xf = sp.csr_matrix(keep_columns(X, new_col, len(kept)), dtype=np.float32)
+            # consumed counts are renumbered in their own arrays (no second copy of "all")
+            Xf = sp.csr_matrix(keep_columns(X, new_col, len(kept), inplace=consume and X.dtype == np.float32),
+                               dtype=np.float32)
             vec.vocabulary_ = {tokens[kept[k]]: r for r, k in enumerate(order)}
             vec.fixed_vocabulary_ = False
             vec._tfidf = TfidfTransformer(norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf,

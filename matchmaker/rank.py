@@ -26,7 +26,7 @@ import rjieba
 import scipy.sparse as sp
 
 from .graph import RELATION_WEIGHTS, ChainGraph
-from .index import FieldIndex, TokenIds, count_matrix, keep_columns, split_words_bigrams
+from .index import FieldIndex, TokenIds, count_matrix, keep_columns, split_words_bigrams, stack_rows
 from .records import Grouped, Records
 from .text import BIGRAM_PREFIX, STOP_WORDS, Tokenizer, is_cjk, normalize
 
@@ -706,9 +706,7 @@ class Matcher:
         V = len(ids.tokens)
         counts = {}
         for b in list(blocks):
-            parts = [sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], V)) for m in blocks.pop(b)]
-            counts[b] = parts[0] if len(parts) == 1 else sp.csr_matrix(sp.vstack(parts, format="csr"))
-            del parts
+            counts[b] = stack_rows(blocks.pop(b), V)
         return counts, ids.tokens
 
     def _refresh_firm_arrays(self, firms: Sequence[dict] | None = None):

@@ -197,6 +197,9 @@ def test_keep_columns_by_blocks_equals_the_one_shot_renumbering(monkeypatch):
         dense[:, new_col[kept]] = m.toarray()[:, kept]
         assert got.has_sorted_indices and np.array_equal(got.toarray(), dense)
         assert got.nnz == int((m.toarray()[:, kept] != 0).sum())
+        mine = sp.csr_matrix(m, copy=True)
+        over = index.keep_columns(mine, new_col, 40, inplace=True)  # written over mine's arrays
+        assert np.shares_memory(over.data, mine.data) and np.array_equal(over.toarray(), dense)
 
 
 def test_row_only_fields_keep_counts_and_give_the_stored_rows():
@@ -215,3 +218,15 @@ def test_row_only_fields_keep_counts_and_give_the_stored_rows():
         index.append([new])
         index.replace(2, docs[5])
     assert np.array_equal(idx.rows("pt", [n, 2, 5]).toarray(), ref.matrices_["pt"][[n, 2, 5]].toarray())
+
+
+def test_stack_rows_equals_vstack_and_consumes_the_blocks():
+    import scipy.sparse as sp
+
+    from matchmaker.index import stack_rows
+    blocks = [sp.random(r, 30, density=0.2, format="csr", dtype=np.float32, random_state=r) for r in (5, 0, 7, 3)]
+    want = sp.vstack([sp.csr_matrix(b) for b in blocks], format="csr")
+    got = stack_rows(blocks, 30)
+    assert blocks == [] and got.shape == want.shape
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
