@@ -75,10 +75,8 @@ def _fit(db):
                                  dbmod.fetch_relations(db))
     if not any(f.get("role") == "sme" for f in firms):
         return None  # nothing to rank yet (a new installation); fitted when firms arrive
-    try:
-        from matchmaker.service import build_matcher
-    except ImportError:  # rank.py not installed: keep the pages usable with a plain overlap
-        return _OverlapMatcher().fit(firms, demands, relations)
+    from matchmaker.service import build_matcher
+
     return build_matcher(firms, demands, relations)
 
 
@@ -494,68 +492,3 @@ class Matching:
                                   daemon=True)
         thread.start()
         return thread
-
-
-class _OverlapMatcher:
-    """Stand-in used only while rank.py is absent: character-bigram overlap, same interface."""
-
-    def fit(self, firms, demands, relations, taxonomy=None):
-        self.firms_ = {f["credit_code"]: f for f in firms}
-        self.demands_ = {d["demand_id"]: d for d in demands}
-        return self
-
-    @staticmethod
-    def _grams(text: str) -> set[str]:
-        text = "".join(ch for ch in text if ch.strip())
-        return {text[i:i + 2] for i in range(len(text) - 1)}
-
-    def _firm_text(self, f):
-        return " ".join([f.get("name", ""), " ".join(f.get("chains", [])),
-                         " ".join(f.get("segments", [])), f.get("products", ""),
-                         f.get("technologies", ""), f.get("description", "")])
-
-    def _demand_text(self, d):
-        return " ".join([d.get("title", ""), d.get("description", ""), d.get("specs", ""),
-                         " ".join(d.get("chains", []))])
-
-    def _score(self, d, f):
-        a, b = self._grams(self._demand_text(d)), self._grams(self._firm_text(f))
-        common = a & b
-        score = len(common) / (len(a) ** 0.5 * len(b) ** 0.5 or 1)
-        chain = next((c for c in d.get("chains", []) if c in f.get("chains", [])), "")
-        seg = (f.get("segments") or [""])[0]
-        reasons = {"terms": sorted(common, key=len, reverse=True)[:8],
-                   "path": [d.get("title", ""), chain, seg, f.get("name", "")],
-                   "relations": [], "tier": "、".join(f.get("tiers", [])),
-                   "parts": {"text": score, "graph": 0.0, "prior": 0.0}}
-        return score, reasons
-
-    def rank_smes(self, demand, top=50):
-        d = self.demands_.get(demand) if isinstance(demand, str) else demand
-        if d is None:
-            return []
-        out = []
-        for code, f in self.firms_.items():
-            if f.get("role") != "sme":
-                continue
-            s, r = self._score(d, f)
-            out.append({"credit_code": code, "score": round(s, 4), "reasons": r})
-        return sorted(out, key=lambda m: -m["score"])[:top]
-
-    def rank_demands(self, firm, top=50):
-        f = self.firms_.get(firm) if isinstance(firm, str) else firm
-        if f is None:
-            return []
-        out = []
-        for did, d in self.demands_.items():
-            if d.get("status") != "open":
-                continue
-            s, r = self._score(d, f)
-            out.append({"demand_id": did, "score": round(s, 4), "reasons": r})
-        return sorted(out, key=lambda m: -m["score"])[:top]
-
-    def update_firm(self, record):
-        self.firms_[record["credit_code"]] = record
-
-    def update_demand(self, record):
-        self.demands_[record["demand_id"]] = record
