@@ -431,7 +431,7 @@ def build_problem(db, event_id: int, max_per_sme: int | None = None, matcher=Non
         matcher = _matcher_for(db)
     candidates = []
     for d in demands:
-        for m in matcher.rank_smes(d["demand_id"], top=RANK_TOP) if matcher else []:
+        for m in matcher.rank_smes(d["demand_id"], top=RANK_TOP, among=sme_set) if matcher else []:
             if m.credit_code in sme_set:
                 candidates.append(pairing.Candidate(d["leader"], m.credit_code, d["demand_id"],
                                                     round(float(m.score), 6), m.reasons))

@@ -400,3 +400,11 @@ def test_shared_spans_as_before():
         assert _shared_spans(a, b) == _shared_spans_before(a, b), (a, b)
     a = "高硬度水质地区净水机出水变小，需要抗污堵的反渗透膜元件。寿命≥24个月"
     assert _shared_spans(a, "家用反渗透（RO）膜元件；抗污堵复合膜") == _shared_spans_before(a, "家用反渗透（RO）膜元件；抗污堵复合膜")
+
+
+def test_rank_smes_among_keeps_the_order_and_scores_of_the_full_ranking(matcher):
+    full = matcher.rank_smes("D1", top=10)
+    among = {full[-1].credit_code, full[0].credit_code, "no-such-firm"}
+    some = matcher.rank_smes("D1", top=10, among=among)
+    assert [m.to_dict() for m in some] == [m.to_dict() for m in full if m.credit_code in among]
+    assert matcher.rank_smes("D1", top=10, among=set()) == []
