@@ -210,12 +210,19 @@ class ChainGraph:
         self.nodes_ = list(index)
         self.node_index_ = index
         n = len(index)
-        u = np.frombuffer(us, dtype=np.int64)
-        v = np.frombuffer(vs, dtype=np.int64)
+        # undirected: each edge both ways; repeated edges add up, as their weights did. The
+        # builders' buffers are released as soon as copied (int32 ids where they fit): at 1M
+        # firms these temporaries were the fit's peak.
+        idx_t = np.int32 if n < 2 ** 31 else np.int64
+        rows = np.concatenate([np.frombuffer(us, dtype=np.int64), np.frombuffer(vs, dtype=np.int64)]).astype(idx_t)
+        del us, vs
+        m = len(rows) // 2
+        cols = np.concatenate([rows[m:], rows[:m]])
         w = np.frombuffer(ws, dtype=np.float64)
-        # undirected: each edge both ways; repeated edges add up, as their weights did
-        adj = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))),
-                            shape=(n, n))
+        data = np.concatenate([w, w])
+        del w, ws
+        adj = sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+        del data, rows, cols
         adj.sum_duplicates()
         self._compile(adj)
         return self
