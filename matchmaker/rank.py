@@ -401,6 +401,13 @@ def _shared_spans(a: str, b: str) -> list[tuple[int, int]]:
         if i + length > prev_end:
             runs.append((i, i + length))
             prev_end = i + length
+    return _trim_runs(a, runs)
+
+
+def _trim_runs(a: str, runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Shared runs of ``a`` cut at phrase separators, with partial ASCII words and edge
+    punctuation trimmed off; pieces of at least two characters."""
+    n = len(a)
     out = []
     for s, e in runs:
         start = s

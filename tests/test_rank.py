@@ -348,8 +348,9 @@ def test_text_features_equal_the_sparse_products(matcher):
 
 
 def _shared_spans_before(a, b):
-    # _shared_spans as it was before it read the demand's bigram positions (the reference)
-    from matchmaker.rank import _PHRASE_SEP, _is_word_char
+    # _shared_spans as it was before it read the demand's bigram positions (the reference):
+    # runs found from every position of a; the trimming of runs into spans is shared
+    from matchmaker.rank import _trim_runs
 
     if len(b) < 2:
         return []
@@ -364,27 +365,7 @@ def _shared_spans_before(a, b):
         if i + length > prev_end:
             runs.append((i, i + length))
             prev_end = i + length
-    out = []
-    for s, e in runs:
-        start = s
-        for k in range(s, e + 1):
-            if k < e and a[k] not in _PHRASE_SEP:
-                continue
-            lo, hi = start, k
-            start = k + 1
-            if lo > 0 and _is_word_char(a[lo - 1]):
-                while lo < hi and _is_word_char(a[lo]):
-                    lo += 1
-            if hi < n and _is_word_char(a[hi]):
-                while hi > lo and _is_word_char(a[hi - 1]):
-                    hi -= 1
-            while lo < hi and a[lo] in "-./+#":
-                lo += 1
-            while hi > lo and a[hi - 1] in "-./+#":
-                hi -= 1
-            if hi - lo >= 2:
-                out.append((lo, hi))
-    return out
+    return _trim_runs(a, runs)
 
 
 def test_shared_spans_as_before():
