@@ -74,6 +74,7 @@ def count_matrix(ids, lengths, n_features: int) -> sp.csr_matrix:
 
 
 _BLOCK = 1 << 16  # rows per block where a whole-matrix temporary would cost GiBs at 1M firms
+_PIECE = 1 << 22  # entries per piece of an elementwise pass over a matrix's data
 
 
 def keep_columns(mat: sp.csr_matrix, new_col: np.ndarray, n_cols: int, inplace: bool = False) -> sp.csr_matrix:
@@ -335,9 +336,8 @@ class FieldIndex:
         u = np.log(tf, out=out)
         u += 1.0
         idf = self.vectorizers_[field].idf_
-        step = 1 << 22
-        for lo in range(0, len(u), step):
-            u[lo:lo + step] *= idf[cols[lo:lo + step]]
+        for lo in range(0, len(u), _PIECE):
+            u[lo:lo + _PIECE] *= idf[cols[lo:lo + _PIECE]]
         return u
 
     def _doc_stats(self, field: str, counts: sp.csr_matrix, fitting: bool = False) -> None:
@@ -373,8 +373,8 @@ class FieldIndex:
                                                  dtype=bool, count=len(names))
         parts: dict[str, list[np.ndarray]] = {name: [] for name in [field] + derived}
         n = weights.shape[0]
-        for lo in range(0, n, 65536):
-            hi = min(n, lo + 65536)
+        for lo in range(0, n, _BLOCK):
+            hi = min(n, lo + _BLOCK)
             a, b = weights.indptr[lo], weights.indptr[hi]
             data, ptr = weights.data[a:b], weights.indptr[lo:hi + 1] - a
             parts[field].append(_row_norms(data, ptr))
@@ -403,7 +403,7 @@ class FieldIndex:
             n_terms, ptr = post.shape[0], post.indptr
             lo = 0
             while lo < n_terms:  # blocks of about 4M entries: bounded float64 temporaries
-                hi = max(lo + 1, int(np.searchsorted(ptr, ptr[lo] + (1 << 22), side="right")) - 1)
+                hi = max(lo + 1, int(np.searchsorted(ptr, ptr[lo] + _PIECE, side="right")) - 1)
                 hi = min(hi, n_terms)
                 a, b = ptr[lo], ptr[hi]
                 terms = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(ptr[lo:hi + 1]))
