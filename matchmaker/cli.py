@@ -7,7 +7,6 @@ Every error a user can cause ends in a one-line message and a non-zero exit.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 

@@ -215,12 +215,12 @@ class ChainGraph:
         # firms these temporaries were the fit's peak.
         idx_t = np.int32 if n < 2 ** 31 else np.int64
         rows = np.concatenate([np.frombuffer(us, dtype=np.int64), np.frombuffer(vs, dtype=np.int64)]).astype(idx_t)
-        del us, vs
+        us = vs = None  # (the edge helpers above still name them; rebinding frees the buffers)
         m = len(rows) // 2
         cols = np.concatenate([rows[m:], rows[:m]])
         w = np.frombuffer(ws, dtype=np.float64)
         data = np.concatenate([w, w])
-        del w, ws
+        w = ws = None
         adj = sp.csr_matrix((data, (rows, cols)), shape=(n, n))
         del data, rows, cols
         adj.sum_duplicates()

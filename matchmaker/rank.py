@@ -1370,11 +1370,11 @@ class Matcher:
         def graph(name):
             return bank["graph"][name][fi].toarray().ravel()
 
-        for col, (qname, field) in enumerate((("all", "all"), ("words", "words"), ("bigrams", "bigrams"),
-                                              ("pt", "pt"), ("desc", "desc"), ("seg", "seg"),
-                                              ("name", "name"), ("title", "all"), ("syn", "all"),
-                                              ("prf", "all"))):
-            X[:, col] = cos(qname, field)
+        for col, (qname, fld) in enumerate((("all", "all"), ("words", "words"), ("bigrams", "bigrams"),
+                                            ("pt", "pt"), ("desc", "desc"), ("seg", "seg"),
+                                            ("name", "name"), ("title", "all"), ("syn", "all"),
+                                            ("prf", "all"))):
+            X[:, col] = cos(qname, fld)
         X[:, 10] = rel(X[:, 0], bank["max_all"])
         X[:, 11] = rel(X[:, 9], bank["max_prf"])
         X[:, 12] = rel(graph("ppr"), bank["max_ppr"])
