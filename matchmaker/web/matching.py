@@ -142,14 +142,12 @@ class _ReadView:
     def rank_smes(self, demand, top: int = 50, among=None):
         # the page cache holds whole rankings; a ranking restricted to some firms (pairing)
         # goes to the model, which builds reasons for those firms only
-        if isinstance(demand, str) and self._matching is not None:
-            with self._matching.foreground():
-                if among is None:
-                    return [_Ranked(m) for m in self._matching.rank_smes(demand, top=top)]
-                with self._rw.read():
-                    return self._model.rank_smes(demand, top=top, among=among)
-        with self._rw.read():
-            return self._model.rank_smes(demand, top=top, among=among)
+        bulk = isinstance(demand, str) and self._matching is not None
+        with self._matching.foreground() if bulk else contextlib.nullcontext():
+            if bulk and among is None:
+                return [_Ranked(m) for m in self._matching.rank_smes(demand, top=top)]
+            with self._rw.read():
+                return self._model.rank_smes(demand, top=top, among=among)
 
     def rank_demands(self, firm, top: int = 50):
         # a record (not an id) may be folded into the model by rank_demands: exclusive
