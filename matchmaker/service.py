@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .rank import Match, Matcher
-from .records import Records
 
 __all__ = ["build_matcher", "load_dir", "format_trec", "format_json", "format_table",
            "rank_all", "rank_all_firms"]
@@ -40,9 +39,10 @@ def build_matcher(firms: Sequence[dict], demands: Sequence[dict], relations: Seq
     """
     if taxonomy is None:
         taxonomy = _load_taxonomy()
-    # compact Records are kept as they are: list() would decode every firm into a dict again
-    firms = firms if isinstance(firms, Records) else list(firms)
-    return Matcher(**params).fit(firms, list(demands), list(relations), taxonomy=taxonomy)
+    # a sequence is passed as it is (list() of compact Records would decode every firm again)
+    def seq(x):
+        return x if isinstance(x, Sequence) else list(x)
+    return Matcher(**params).fit(seq(firms), seq(demands), seq(relations), taxonomy=taxonomy)
 
 
 # --- reading a folder of interchange CSVs (benchmarks, tests) -----------------------------
