@@ -31,21 +31,32 @@ def _as_dict(match) -> dict:
     return {k: getattr(match, k) for k in _MATCH_FIELDS if hasattr(match, k)}
 
 
+def _compute_states(model, ids, step=contextlib.nullcontext, live=lambda: True) -> None:
+    """Every demand's state (query vectors, graph scores) through one pair's explanation,
+    then one firm's demand list, which stacks those states for the firm direction. `step`
+    wraps each call (the server's read lock, so edits wait at most one step); `live` stops
+    it early (another model swapped in)."""
+    smes = model.sme_codes() if hasattr(model, "sme_codes") else []
+    if not smes or not hasattr(model, "explain"):
+        return
+    for did in ids:
+        if not live():
+            return
+        with step():
+            model.explain(did, smes[0])
+    with step():
+        model.rank_demands(smes[0], top=1)
+
+
 def _prepare(model) -> bool:
-    """Compute every demand's state (query vectors, graph scores) and the firm direction's
-    stack of them on a model no reader sees yet (after a fit, before it is served): a few
-    seconds there instead of in the first request that ranks demands for an SME.
-    False when that failed (the warm-up then computes them, see Matching.warm)."""
+    """The demand states computed on a model no reader sees yet (after a fit, before it is
+    served): a few seconds there instead of in the first request that ranks demands for an
+    SME. False when that failed (the warm-up then computes them, see Matching.warm)."""
     if model is None or not hasattr(model, "explain"):
         return True
     started = time.perf_counter()
     try:
-        smes = model.sme_codes() if hasattr(model, "sme_codes") else []
-        if not smes:
-            return True
-        for did in model.demand_ids():
-            model.explain(did, smes[0])
-        model.rank_demands(smes[0], top=1)
+        _compute_states(model, model.demand_ids())
     except Exception:  # an optimisation: the model still serves, computing states when asked
         log.exception("preparing the demand states failed")
         return False
@@ -410,21 +421,10 @@ class Matching:
         return thread
 
     def _warm_states(self, model, ids: list[str]) -> None:
-        """Phase one of the warm-up (~15 ms a demand): every demand's state (query vectors,
-        graph scores) through one pair's explanation, then one firm's demand list, which
-        stacks those states for the firm direction. After it no request pays for computing
-        all demands' states at once (~3 s on the demo), only for its own ranking."""
-        smes = getattr(model, "sme_codes", None)
-        smes = smes() if callable(smes) else []
-        if not smes or not hasattr(model, "explain"):
-            return
-        for did in ids:
-            if self.model is not model:
-                return
-            with self._rw.read():
-                model.explain(did, smes[0])
-        with self._rw.read():
-            model.rank_demands(smes[0], top=1)
+        """Phase one of the warm-up (~15 ms a demand), as _prepare but under the read lock
+        step by step while the model is served. After it no request pays for computing all
+        demands' states at once (~3 s on the demo), only for its own ranking."""
+        _compute_states(model, ids, step=self._rw.read, live=lambda: self.model is model)
 
     MAX_WARM_SMES = 2000
 
