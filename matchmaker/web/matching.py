@@ -347,7 +347,10 @@ class Matching:
     def _changed(self, kind: str | None = None, key: str | None = None) -> None:
         """Expire the cached rankings a change can affect. A new or edited demand changes its
         own SME list and every firm's demand list; a firm changes every demand's SME list
-        and its own demand list; a new model changes everything."""
+        and its own demand list; a new model changes everything. Both steps are needed: the
+        bumped versions keep a ranking that was being computed before the change out of the
+        cache after it (_ranked compares them before storing); the deletions free the stale
+        entries now instead of at their next lookup."""
         self._data_edits += 1
         self._pairs.clear()
         if kind is None:
