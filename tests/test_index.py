@@ -230,3 +230,37 @@ def test_stack_rows_equals_vstack_and_consumes_the_blocks():
     assert blocks == [] and got.shape == want.shape
     assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
     assert np.array_equal(got.data, want.data)
+
+
+def test_one_row_queries_equal_the_vectorizers_transform_to_the_bit():
+    # A demand's query rows skip scikit-learn (query_row); they must be its rows exactly:
+    # same columns, same float32 weights, for stored and derived fields and BM25 queries.
+    import random
+
+    import scipy.sparse as sp
+    docs = _corpus(120)
+    idx = FieldIndex(["pt", "all", "words", "bigrams"], max_df=0.5, split_from="all",
+                     bm25_fields=["all"]).fit(docs)
+    pool = sorted({t for d in docs for t in d["all"]}) + ["未登录词", BIGRAM_PREFIX + "未登"]
+    rng = random.Random(11)
+    lists = [[], ["未登录词"], pool[:1]] + [
+        [rng.choice(pool) for _ in range(rng.randint(1, 400))] for _ in range(200)]
+    for field in ("pt", "all", "words", "bigrams"):
+        many = sp.csr_matrix(idx.transform(field, lists + [[]]))  # several rows: sklearn's path
+        if field in ("pt", "all"):
+            ref = sp.csr_matrix(idx.vectorizers_[field].transform(lists), dtype=np.float32)
+            assert np.array_equal(ref.indptr, many.indptr[:-1]) and np.array_equal(ref.indices, many.indices)
+            assert ref.data.tobytes() == many.data.tobytes()
+        for i, toks in enumerate(lists):
+            got = idx.transform(field, [toks])
+            want = many[i]
+            assert got.dtype == np.float32 and got.shape == want.shape
+            assert np.array_equal(got.indices, want.indices)
+            assert got.data.tobytes() == want.data.tobytes()
+    assert any(idx.transform("all", [t]).nnz > 50 for t in lists)
+    bm_many = idx.bm25_query("all", lists + [[]])
+    for i, toks in enumerate(lists):
+        got = idx.bm25_query("all", [toks])
+        assert np.array_equal(got.indices, bm_many[i].indices)
+        assert got.data.tobytes() == bm_many[i].data.tobytes()
+        assert np.array_equal(idx.bm25_scores("all", got), idx.bm25_scores("all", bm_many[i]))
