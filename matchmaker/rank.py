@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import threading
 import weakref
 from array import array
 from collections import Counter, defaultdict
@@ -115,9 +116,21 @@ class _Done:
 
 
 # A demand's graph scores are computed beside its text scores when there is a second core
-# (two workers: the web server ranks for several requests at once).
-_POOL = (concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="matcher")
-                  if (os.cpu_count() or 1) > 1 else None)
+# (two workers: the web server ranks for several requests at once). One pool per process: a
+# forked child has none of its parent's threads.
+_POOL: list = [None, None]  # [pid, executor]
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor | None:
+    if _POOL[0] != os.getpid():
+        with _POOL_LOCK:
+            if _POOL[0] != os.getpid():
+                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+                _POOL[1] = (concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="matcher")
+                            if cores > 1 else None)
+                _POOL[0] = os.getpid()
+    return _POOL[1]
 
 
 class TopVec:
@@ -1090,9 +1103,10 @@ class Matcher:
 
     def _submit(self, fn, *args):
         """``fn(*args)`` on the worker threads when there is a second core, else now (a future)."""
-        if _POOL is None:
+        pool = _pool()
+        if pool is None:
             return _Done(fn(*args))
-        return _POOL.submit(fn, *args)
+        return pool.submit(fn, *args)
 
     def _demand_state(self, d: dict) -> dict:
         """Everything about a demand that does not depend on a particular firm."""

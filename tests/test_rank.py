@@ -389,3 +389,41 @@ def test_rank_smes_among_keeps_the_order_and_scores_of_the_full_ranking(matcher)
     some = matcher.rank_smes("D1", top=10, among=among)
     assert [m.to_dict() for m in some] == [m.to_dict() for m in full if m.credit_code in among]
     assert matcher.rank_smes("D1", top=10, among=set()) == []
+
+
+def test_leader_part_is_shared_by_its_demands_and_recomputed_after_a_firm_changes(monkeypatch):
+    import os
+
+    import numpy as np
+
+    from matchmaker import rank as R
+
+    def same(x, y):
+        return np.array_equal(x.idx, y.idx) and x.val.tobytes() == y.val.tobytes()
+
+    m = Matcher().fit(FIRMS, DEMANDS, RELATIONS)
+    a, b = m._state(0), m._state(1)  # both demands of L1
+    assert a["cf"] is b["cf"] and a["supsim"] is b["supsim"] and a["supsim"].max > 0
+    # S3 supplies L1: once its text changes, a new demand of L1 sees the new text
+    s3 = firm("S3", "青岛冠力压缩机股份有限公司", products="变频压缩机；反渗透膜元件", technologies="高效压缩机电机")
+    m.update_firm(s3)
+    d4 = {**DEMANDS[0], "demand_id": "D4"}
+    m.update_demand(d4)
+    c = m._state(m.demand_pos_["D4"])
+    assert c["supsim"] is not a["supsim"]
+    m._leader_cache.clear()
+    m.update_demand({**d4, "demand_id": "D5"})
+    want = m._state(m.demand_pos_["D5"])
+    for key in ("cf", "two_hop", "supsim", "rel", "ppr"):
+        assert same(c[key], want[key]), key
+    assert not same(a["supsim"], want["supsim"])
+    # the state computed on the worker threads equals the one computed in line
+    fresh = Matcher().fit([s3 if f["credit_code"] == "S3" else f for f in FIRMS], DEMANDS + [d4], RELATIONS)
+    want = fresh._state(fresh.demand_pos_["D4"])
+    monkeypatch.setattr(R, "_POOL", [os.getpid(), None])
+    inline = Matcher().fit([s3 if f["credit_code"] == "S3" else f for f in FIRMS], DEMANDS + [d4], RELATIONS)
+    got = inline._state(inline.demand_pos_["D4"])
+    for key in ("cf", "two_hop", "supsim", "rel", "ppr"):
+        assert same(got[key], want[key]), key
+    assert np.array_equal(got["prof"], want["prof"]) and got["max_bm25"] == want["max_bm25"]
+    assert [x.to_dict() for x in inline.rank_smes("D4", top=5)] == [x.to_dict() for x in fresh.rank_smes("D4", top=5)]
