@@ -62,6 +62,12 @@ FEATURES = (
     # demand word present); and how much the firm is spoken of among partners (relation
     # degree: a well-known group whose profile lists product names rather than the field)
     "t_cover", "t_allwords", "g_reldeg",
+    # (Q3) t_all_rel * t_prf_rel: lets the blend add the two relative text scores other
+    # than linearly. Its fitted weight is negative: being at the top by the demand's own
+    # words or by its feedback terms counts, both at once adds less than the sum, so a firm
+    # found by the feedback terms alone (a capability in other words) is not buried under
+    # firms that repeat the demand's surface words (measured: bench/fit_weights.py)
+    "t_both",
 )
 # The two sides of the blend, for ablations (Matcher(use_text=False) / (use_graph=False)):
 # what the texts say, and where the firm sits in the chain graph and among partners.
@@ -74,6 +80,7 @@ _GRAPH_PART = np.array([f.startswith("g_") for f in FEATURES])
 _PRIOR_PART = np.array([f in ("chain", "chain_prof", "tier", "local") for f in FEATURES])
 # Columns of Matcher._presence_cols, in its order.
 _PRESENCE_COLS = [FEATURES.index(f) for f in ("t_cover", "t_allwords", "g_reldeg")]
+_BOTH = FEATURES.index("t_both")
 
 # Firm fields and how they are put together into the whole profile (repetition = weight:
 # what a firm makes and masters counts above its marketing prose).
@@ -228,7 +235,7 @@ _DEFAULT_WEIGHTS = {
     "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
     "coef": [3.0, 1.0, 1.0, 1.0, 0.3, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5,
              1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05, 0.0, 0.0, 0.0, 1.0, 0.3,
-             0.0, 0.0, 0.0, 0.0],  # one per FEATURES column (g_supsim, t_cover, t_allwords, g_reldeg)
+             0.0, 0.0, 0.0, 0.0, 0.0],  # one per FEATURES column (g_supsim, t_cover, t_allwords, g_reldeg, t_both)
     "intercept": -3.0,
 }
 
@@ -1247,6 +1254,7 @@ class Matcher:
         X[:, _PRESENCE_COLS] = self._presence_cols(
             self._presence_share(q["cover"], rows["all"]), self._presence_share(q["allwords"], rows["all"]),
             q["allwords"].nnz > 0, self.rel_deg_[firm_idx])
+        X[:, _BOTH] = X[:, 10] * X[:, 11]  # (Q3) t_both
         X[:, self._ablated_columns()] = 0.0
         return X
 
@@ -1530,6 +1538,7 @@ class Matcher:
         X[:, _PRESENCE_COLS] = self._presence_cols(
             np.asarray((cover @ present.T).todense()).ravel(), np.asarray((allwords @ present.T).todense()).ravel(),
             np.diff(allwords.indptr) > 0, self.rel_deg_[fi])
+        X[:, _BOTH] = X[:, 10] * X[:, 11]  # (Q3) t_both, as in _features
         X[:, self._ablated_columns()] = 0.0
         return X
 

@@ -137,6 +137,24 @@ def test_presence_features_tell_a_firm_with_every_part_of_a_field_from_one_with_
     assert np.allclose(m._firm_features(fi), _per_pair_features(m, fi), atol=1e-6)
 
 
+def test_t_both_is_the_product_of_the_relative_text_scores_in_both_directions(matcher):
+    """t_both = t_all_rel * t_prf_rel, per pair and in the firm direction: at most 1, 0 when
+    the firm shares no word with the demand."""
+    import numpy as np
+    from matchmaker.rank import FEATURES
+    both, a, p = (FEATURES.index(f) for f in ("t_both", "t_all_rel", "t_prf_rel"))
+    did = matcher.demand_ids()[0]
+    st = matcher._state(matcher.demand_pos_[did])
+    fis = np.arange(len(matcher.firms_))
+    X = matcher._features(st, fis)
+    assert np.allclose(X[:, both], X[:, a] * X[:, p])
+    assert X[:, both].max() <= 1.0 + 1e-9 and X[:, both].max() > 0.0
+    assert (X[X[:, a] == 0.0, both] == 0.0).all()
+    for fi in fis[matcher.is_sme_]:
+        col = matcher._firm_features(int(fi))[matcher.demand_pos_[did], both]
+        assert np.isclose(col, X[fi, both], atol=1e-6)
+
+
 def test_explain_one_pair_as_ranked(matcher):
     ranked = {x.credit_code: x for x in matcher.rank_smes("D1", top=10)}
     e = matcher.explain("D1", "S1")
@@ -177,8 +195,9 @@ def test_handwritten_dev_quality_floor():
     per = _ndcg(format_trec(results), qrels_lines)
     overall = sum(per.values()) / len(per)
     hard = [per.get(q, 0.0) for q, lvl in difficulty.items() if lvl == "hard"]
-    assert overall >= 0.86, overall
-    assert sum(hard) / len(hard) >= 0.76, sum(hard) / len(hard)
+    # in-sample at the t_both refit: 0.905 / hard 0.834 (0.889 / 0.809 before)
+    assert overall >= 0.88, overall
+    assert sum(hard) / len(hard) >= 0.80, sum(hard) / len(hard)
     judged_firms = sorted({l[2] for l in qrels_lines})
     per_f = _ndcg(format_trec(rank_all_firms(m, top=100, credit_codes=judged_firms)), qrels_lines, swap=True)
     assert sum(per_f.values()) / len(per_f) >= 0.95, sum(per_f.values()) / len(per_f)
