@@ -28,7 +28,7 @@ from sklearn.preprocessing import normalize as l2_normalize
 from .text import BIGRAM_PREFIX
 
 __all__ = ["FieldIndex", "TokenIds", "count_matrix", "keep_columns", "stack_rows", "identity",
-           "split_words_bigrams"]
+           "split_words_bigrams", "release_free_heap"]
 
 
 def identity(tokens):
@@ -196,6 +196,39 @@ def _one_row(vals: np.ndarray, cols: np.ndarray, width: int) -> sp.csr_matrix:
     return out
 
 
+def _replace_row(mat: sp.csr_matrix, row: int, new: sp.csr_matrix) -> sp.csr_matrix:
+    """``mat`` with row ``row`` replaced by the 1-row ``new`` (arrays spliced: a LIL
+    round trip holds a Python list per row, GiBs at 1M documents)."""
+    ptr = mat.indptr
+    a, b = int(ptr[row]), int(ptr[row + 1])
+    dtype = np.result_type(mat.data.dtype, new.data.dtype)
+    data = np.concatenate([mat.data[:a], new.data.astype(dtype), mat.data[b:]])
+    indices = np.concatenate([mat.indices[:a], new.indices.astype(mat.indices.dtype), mat.indices[b:]])
+    indptr = np.array(ptr, dtype=np.int64)
+    indptr[row + 1:] += new.nnz - (b - a)
+    return sp.csr_matrix((data, indices, indptr), shape=mat.shape)
+
+
+def release_free_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). Fitting at 1M firms frees GiBs of small buffers (token-id arrays, clause
+    memo, count blocks) scattered among objects that stay: glibc keeps those pages, 0.85 GiB
+    of resident memory after the counts at 1M firms, until asked."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
+
+
 def _row_ids(mat: sp.csr_matrix) -> np.ndarray:
     return np.repeat(np.arange(mat.shape[0], dtype=np.int64), np.diff(mat.indptr))
 
@@ -288,6 +321,7 @@ class FieldIndex:
         self.bm25_norm_: dict[str, np.ndarray] = {}
         self.counts_: dict[str, sp.csr_matrix] = {}
         with_stats = self._with_stats()
+        weights: dict[str, sp.csr_matrix] = {}
         n_docs = counts[self._stored()[0]].shape[0]
         for field in self._stored():
             X = counts.pop(field) if consume else counts[field]
@@ -330,16 +364,18 @@ class FieldIndex:
             if field in with_stats:
                 # TfidfTransformer.transform's steps, with the norms taken on the way
                 self._doc_stats(field, Xf, fitting=True)
-                if field in self.row_only:
-                    self.counts_[field] = _small_counts(Xf)
+                # kept as counts (sharing Xf's indices): the weights are a function of the
+                # count, the term's idf and the row norm, recomputed for the rows read
+                self.counts_[field] = _small_counts(Xf)
                 self._sublinear_idf(field, Xf.data, Xf.indices, out=Xf.data)
                 self._take_norms(field, Xf, fitting=True)
                 if field not in self.row_only:
-                    self.matrices_[field] = sp.csr_matrix(l2_normalize(Xf, copy=False), dtype=np.float32)
+                    # its postings are built from these weights, which are then dropped
+                    weights[field] = sp.csr_matrix(l2_normalize(Xf, copy=False), dtype=np.float32)
             else:
                 self.matrices_[field] = sp.csr_matrix(vec._tfidf.transform(Xf, copy=False), dtype=np.float32)
             del Xf
-        self._build_postings()
+        self._build_postings(weights)
         return self
 
     def _sublinear_idf(self, field: str, tf: np.ndarray, cols: np.ndarray, out=None) -> np.ndarray:
@@ -400,12 +436,27 @@ class FieldIndex:
             old = store.get(name)
             store[name] = v if fitting or old is None else np.concatenate([old, v])
 
-    def _build_postings(self) -> None:
+    def _weights(self, field: str) -> sp.csr_matrix:
+        """The whole TF-IDF matrix of a field (of a counted one: computed by blocks of rows)."""
+        if field in self.matrices_:
+            return self.matrices_[field]
+        n, width = self.counts_[field].shape
+        return stack_rows([self.rows(field, np.arange(lo, min(n, lo + _BLOCK))) for lo in range(0, n, _BLOCK)],
+                          width)
+
+    def _build_postings(self, weights: dict[str, sp.csr_matrix] | None = None) -> None:
         # Inverted copies (term x doc) of the matrices scored against every document: a query
         # then touches only the postings of its own terms, instead of the whole matrix that
-        # ``q @ X.T`` would transpose on each call.
-        fields = dict.fromkeys(["all"] + self.bm25_fields)
-        self.postings_ = {f: sp.csr_matrix(self.matrices_[f].T) for f in fields if f in self.matrices_}
+        # ``q @ X.T`` would transpose on each call. A counted field's weights (``weights``:
+        # fit's, else recomputed) are dropped once transposed: its doc x term side is counts.
+        weights = weights if weights is not None else {}
+        fields = [f for f in dict.fromkeys(["all"] + self.bm25_fields)
+                  if f in self.matrices_ or (f in self.counts_ and f not in self.row_only)]
+        self.postings_ = {}
+        for f in fields:
+            w = weights.pop(f, None)
+            self.postings_[f] = sp.csr_matrix((w if w is not None else self._weights(f)).T)
+            del w
         # BM25 postings: the TF-IDF postings' indices and indptr (shared, not copied) with BM25
         # weights as data, so a query's whole-corpus BM25 scores cost what its cosines cost.
         self.bm25_postings_ = {}
@@ -452,6 +503,18 @@ class FieldIndex:
             return self.matrices_[field][docs]
         return self.derived_rows(src, docs)[field]
 
+    def row_entries(self, field: str, doc: int) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, float32 weights) of one document's TF-IDF row, as :meth:`rows` gives
+        them, without building a matrix (read for each firm whose reasons are shown)."""
+        if field not in self.counts_:
+            mat = self.rows(field, [doc])
+            return mat.indices, mat.data
+        mat = self.counts_[field]
+        lo, hi = mat.indptr[doc], mat.indptr[doc + 1]
+        cols = mat.indices[lo:hi]
+        u = self._sublinear_idf(field, mat.data[lo:hi].astype(np.float32), cols)
+        return cols, (u.astype(np.float64) / self.row_norm_[field][doc]).astype(np.float32)
+
     def bm25_rows(self, field: str, docs) -> sp.csr_matrix:
         """BM25 document weights of some documents (rows of the former doc x term matrix)."""
         return self.derived_rows(field, docs)["bm25"]
@@ -461,11 +524,19 @@ class FieldIndex:
         the caller has them): its derived fields' and, for a BM25 field, "bm25". The term
         counts are recovered once for all of them."""
         docs = np.atleast_1d(np.asarray(docs, dtype=np.int64))
-        mat = self.matrices_[field][docs] if base is None else base
-        r = _row_ids(mat)
-        d = docs[r]
-        cols = mat.indices
-        tf = self._tf(field, mat.data, d, cols)
+        if base is None and field in self.counts_:
+            # the stored counts (in the rows' own column order) instead of recovered ones
+            mat = self.counts_[field][docs]
+            r = _row_ids(mat)
+            d = docs[r]
+            cols = mat.indices
+            tf = mat.data.astype(np.float32)
+        else:
+            mat = self.matrices_[field][docs] if base is None else base
+            r = _row_ids(mat)
+            d = docs[r]
+            cols = mat.indices
+            tf = self._tf(field, mat.data, d, cols)
         out = {}
         if field in self.bm25_fields:
             out["bm25"] = sp.csr_matrix((self._bm25_weights(field, tf, d, cols), cols, mat.indptr), shape=mat.shape)
@@ -590,9 +661,8 @@ class FieldIndex:
     def replace(self, row: int, doc: dict[str, list[str]]) -> None:
         for field in self._stored():
             if field in self.counts_:
-                mat = sp.csr_matrix(self.counts_[field], dtype=np.float32).tolil()
-                mat[row] = self._counts(field, [doc.get(field, [])])
-                self.counts_[field] = _small_counts(mat.tocsr())
+                new = _small_counts(self._counts(field, [doc.get(field, [])]))
+                self.counts_[field] = _small_counts(_replace_row(self.counts_[field], row, new))
                 continue
             mat = self.matrices_[field].tolil()
             mat[row] = self.transform(field, [doc.get(field, [])])
@@ -617,9 +687,10 @@ class FieldIndex:
             if touched <= self.dense_query_share * post.nnz:
                 return _postings_scores(queries, post)
             # A query whose terms' postings cover much of the corpus (a centroid of many
-            # profiles): one pass over the doc x term matrix with a dense query is cheaper than
-            # copying those postings out (35 vs 90 ms at 200k). Same sums, another order.
-            mat = self.matrices_[field]
+            # profiles): one pass over all postings with a dense query (each document's sum
+            # taken in column order, as a doc x term product adds it) is cheaper than
+            # copying those postings out (35 vs 90 ms at 200k).
+            mat = post.T
             return np.vstack([mat @ queries[r].toarray().ravel() for r in range(queries.shape[0])]
                              ).astype(np.float32, copy=False)
         if field in self._derived() or field in self.counts_:

@@ -30,7 +30,8 @@ import rjieba
 import scipy.sparse as sp
 
 from .graph import RELATION_WEIGHTS, ChainGraph
-from .index import FieldIndex, TokenIds, count_matrix, keep_columns, split_words_bigrams, stack_rows
+from .index import (FieldIndex, TokenIds, count_matrix, keep_columns, release_free_heap, split_words_bigrams,
+                    stack_rows)
 from .records import Grouped, Records
 from .text import BIGRAM_PREFIX, STOP_WORDS, Tokenizer, is_cjk, normalize
 
@@ -663,6 +664,7 @@ class Matcher:
         # a demand's state (query vectors, PageRank) is computed when first ranked
         for d in demands:
             self._add_demand(d, lazy=True)
+        release_free_heap()  # the fit's freed temporaries (graph edges, firm passes)
         return self
 
     def _state(self, pos: int) -> dict:
@@ -794,6 +796,7 @@ class Matcher:
         counts = {}
         for b in list(blocks):
             counts[b] = stack_rows(blocks.pop(b), V)
+        release_free_heap()
         return counts, ids.tokens
 
     def _refresh_firm_arrays(self, firms: Sequence[dict] | None = None):
@@ -1596,9 +1599,7 @@ class Matcher:
         itself, and tokens the firm shares only with the demand's expansions."""
         idx = self.index_
         names = idx.feature_names("all")
-        mat = idx.matrices_["all"]
-        lo, hi = mat.indptr[fi], mat.indptr[fi + 1]
-        cols, vals = mat.indices[lo:hi], mat.data[lo:hi]
+        cols, vals = idx.row_entries("all", fi)  # (M3: "all" is kept as counts)
         # the query's columns sorted once per demand (a lookup per firm, not a set intersection)
         qs = st.get("_qcols")
         if qs is None:

@@ -59,7 +59,17 @@ def test_fit_counts_equals_tfidf_vectorizer_with_max_df():
             ref = TfidfVectorizer(analyzer=identity, lowercase=False, sublinear_tf=True, dtype=np.float32)
             mat = ref.fit_transform([d[field] for d in docs])
         assert idx.vectorizers_[field].vocabulary_ == ref.vocabulary_
-        assert abs(sp.csr_matrix(mat) - idx.matrices_[field]).max() == 0
+        # "pt" (BM25) is kept as counts: its rows and postings are sklearn's weights, to the bit
+        got = idx.rows(field, np.arange(len(docs))) if field == "pt" else idx.matrices_[field]
+        assert (field == "pt") == (field not in idx.matrices_)
+        mat = sp.csr_matrix(mat)
+        mat.sort_indices()
+        assert np.array_equal(got.indptr, mat.indptr) and np.array_equal(got.indices, mat.indices)
+        assert got.data.tobytes() == mat.data.tobytes()
+        if field == "pt":
+            post = sp.csr_matrix(mat.T)
+            assert np.array_equal(idx.postings_["pt"].indices, post.indices)
+            assert idx.postings_["pt"].data.tobytes() == post.data.tobytes()
         q = [TOK("反渗透膜语音")]
         assert abs(ref.transform(q) - idx.transform(field, q)).max() == 0
 
@@ -264,3 +274,36 @@ def test_one_row_queries_equal_the_vectorizers_transform_to_the_bit():
         assert np.array_equal(got.indices, bm_many[i].indices)
         assert got.data.tobytes() == bm_many[i].data.tobytes()
         assert np.array_equal(idx.bm25_scores("all", got), idx.bm25_scores("all", bm_many[i]))
+
+
+def test_counted_field_gives_the_plain_index_rows_postings_and_scores_to_the_bit():
+    # "all" (BM25, split source) keeps counts, not weights, on its doc x term side: its rows,
+    # its postings and every score must be those of an index that stores the weights.
+    import scipy.sparse as sp
+    docs = _corpus()
+    plain = FieldIndex(["pt", "all"], max_df=0.5).fit(docs)
+    idx = FieldIndex(["pt", "all", "words", "bigrams"], max_df=0.5, bm25_fields=["all"], split_from="all").fit(docs)
+    assert "all" not in idx.matrices_ and idx.counts_["all"].dtype == np.uint8
+    n = len(docs)
+
+    def same(a, b):
+        a, b = sp.csr_matrix(a), sp.csr_matrix(b)
+        return (np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+                and a.data.tobytes() == b.data.tobytes())
+    want = plain.matrices_["all"]
+    assert same(idx.rows("all", np.arange(n)), want) and same(idx.rows("all", [9, 2]), want[[9, 2]])
+    cols, vals = idx.row_entries("all", 7)
+    assert np.array_equal(cols, want[7].indices) and vals.tobytes() == want[7].data.tobytes()
+    assert same(idx.postings_["all"], plain.postings_["all"])
+    q = idx.transform("all", [TOK("反渗透膜元件与麦克风阵列"), [], TOK("激光焊接")])
+    assert idx.scores("all", q).tobytes() == plain.scores("all", q).tobytes()
+    # a centroid touching every posting takes the dense path: each document's sum in column
+    # order, as the doc x term product adds it
+    cent = sp.csr_matrix(np.asarray(want.sum(axis=0)), dtype=np.float32)
+    assert idx.scores("all", cent).ravel().tobytes() == (want @ cent.toarray().ravel()).tobytes()
+    new = {"pt": TOK("激光焊接"), "all": TOK("激光焊接") * 3 + TOK("碳化硅衬底")}
+    for index in (plain, idx):
+        index.append([new])
+        index.replace(2, docs[5])
+    assert same(idx.rows("all", np.arange(n + 1)), plain.matrices_["all"])
+    assert same(idx.postings_["all"], plain.postings_["all"])
