@@ -664,9 +664,8 @@ class FieldIndex:
                 new = _small_counts(self._counts(field, [doc.get(field, [])]))
                 self.counts_[field] = _small_counts(_replace_row(self.counts_[field], row, new))
                 continue
-            mat = self.matrices_[field].tolil()
-            mat[row] = self.transform(field, [doc.get(field, [])])
-            self.matrices_[field] = mat.tocsr()
+            self.matrices_[field] = _replace_row(self.matrices_[field], row,
+                                                 self.transform(field, [doc.get(field, [])]))
         for field in self._with_stats():
             # the new row's norms, appended, then moved into place
             self._add_stats(field, [doc.get(field, [])])
