@@ -105,6 +105,18 @@ SMALL_KIND = 100
 OPTIONAL_COLUMNS = ("t_both",)
 
 
+def _cv_mean(sub, kind, spec, qrels_by_set, difficulty, reps):
+    """Mean out-of-fold nDCG@10 of one kind's blend ``spec`` ([model, C(, columns)]): over
+    ``reps`` shuffled fold assignments, or GroupKFold's one when ``reps`` is 0."""
+    vals = []
+    for rep in range(reps or 1):
+        folds = shuffled_folds(sub, difficulty or {}, rep) if reps else None
+        cv, _ = cv_scores(sub, {kind: spec}, fold_of=folds)
+        per = evaluate(sub, cv, qrels_by_set)
+        vals += [v for per_set in per.values() for v in per_set.values()]
+    return float(np.mean(vals)) if vals else 0.0
+
+
 def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise", "pairwise"),
              difficulty=None, reps=0) -> dict:
     """Per demand kind, the model and C whose cross-validated nDCG@10 is best: a detailed
@@ -120,13 +132,7 @@ def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise"
         best = None
         for model in models:
             for c in grid:
-                vals = []
-                for rep in range(reps if small else 1):
-                    folds = shuffled_folds(sub, difficulty or {}, rep) if small else None
-                    cv, _ = cv_scores(sub, {kind: [model, c]}, fold_of=folds)
-                    per = evaluate(sub, cv, qrels_by_set)
-                    vals += [v for per_set in per.values() for v in per_set.values()]
-                m = float(np.mean(vals)) if vals else 0.0
+                m = _cv_mean(sub, kind, [model, c], qrels_by_set, difficulty, reps if small else 0)
                 print(f"  {kind:9s} {model:9s} C {c:<5} cv nDCG@10 {m:.4f}", flush=True)
                 if best is None or m > best[0] + 1e-9:
                     best = (m, [model, c])
@@ -134,13 +140,7 @@ def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise"
         # cross-validation (same folds) is better with it than without it
         model, c = best[1]
         for f in OPTIONAL_COLUMNS:
-            vals = []
-            for rep in range(reps if small else 1):
-                folds = shuffled_folds(sub, difficulty or {}, rep) if small else None
-                cv, _ = cv_scores(sub, {kind: [model, c, [f]]}, fold_of=folds)
-                per = evaluate(sub, cv, qrels_by_set)
-                vals += [v for per_set in per.values() for v in per_set.values()]
-            m = float(np.mean(vals)) if vals else 0.0
+            m = _cv_mean(sub, kind, [model, c, [f]], qrels_by_set, difficulty, reps if small else 0)
             print(f"  {kind:9s} {model:9s} C {c:<5} without {f}: cv nDCG@10 {m:.4f}", flush=True)
             if m > best[0] + 1e-9:
                 best = (m, [model, c, [f]])
