@@ -436,13 +436,18 @@ def test_leader_part_is_shared_by_its_demands_and_recomputed_after_a_firm_change
     for key in ("cf", "two_hop", "supsim", "rel", "ppr"):
         assert same(c[key], want[key]), key
     assert not same(a["supsim"], want["supsim"])
-    # the state computed on the worker threads equals the one computed in line
-    fresh = Matcher().fit([s3 if f["credit_code"] == "S3" else f for f in FIRMS], DEMANDS + [d4], RELATIONS)
-    want = fresh._state(fresh.demand_pos_["D4"])
+    # the state computed on the worker threads equals the one computed in line (threads
+    # forced: on a one-core machine _pool() would compute both in line)
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        monkeypatch.setattr(R, "_POOL", [os.getpid(), pool])
+        fresh = Matcher().fit([s3 if f["credit_code"] == "S3" else f for f in FIRMS], DEMANDS + [d4], RELATIONS)
+        want = fresh._state(fresh.demand_pos_["D4"])
+        fresh_top = [x.to_dict() for x in fresh.rank_smes("D4", top=5)]
     monkeypatch.setattr(R, "_POOL", [os.getpid(), None])
     inline = Matcher().fit([s3 if f["credit_code"] == "S3" else f for f in FIRMS], DEMANDS + [d4], RELATIONS)
     got = inline._state(inline.demand_pos_["D4"])
     for key in ("cf", "two_hop", "supsim", "rel", "ppr"):
         assert same(got[key], want[key]), key
     assert np.array_equal(got["prof"], want["prof"]) and got["max_bm25"] == want["max_bm25"]
-    assert [x.to_dict() for x in inline.rank_smes("D4", top=5)] == [x.to_dict() for x in fresh.rank_smes("D4", top=5)]
+    assert [x.to_dict() for x in inline.rank_smes("D4", top=5)] == fresh_top
