@@ -151,7 +151,16 @@ class TopVec:
     def __init__(self, arr: np.ndarray, keep: int):
         nz = np.flatnonzero(arr > 0)
         if len(nz) > keep:
-            nz = nz[np.argpartition(-arr[nz], keep - 1)[:keep]]
+            vals = arr[nz]
+            # the keep-th largest value by a partition of the values (cheaper than
+            # argpartition's index array); when exactly ``keep`` values reach it they are the
+            # set argpartition gives (no tie at the cut: nearly always), else it decides
+            kth = np.partition(vals, len(vals) - keep)[len(vals) - keep] if keep > 0 else np.inf
+            top = vals >= kth
+            if np.count_nonzero(top) == keep:
+                nz = nz[top]
+            else:
+                nz = nz[np.argpartition(-vals, keep - 1)[:keep]] if keep > 0 else nz[:0]
         nz = np.sort(nz)
         self.idx = nz.astype(np.int64)
         self.val = arr[nz].astype(np.float32)
@@ -497,6 +506,14 @@ def _cut_columns(mat: sp.csr_matrix, cols: np.ndarray) -> sp.csr_matrix:
     keep = mask[mat.indices]
     indptr = np.concatenate([[0], np.cumsum(keep)])[mat.indptr]
     return sp.csr_matrix((mat.data[keep], mat.indices[keep], indptr), shape=mat.shape)
+
+
+def _dot_within(rows: sp.csr_matrix, qc: np.ndarray, qd: np.ndarray) -> np.ndarray:
+    """``rows @ q`` for the query with data ``qd`` at the ascending columns ``qc``, when every
+    column of ``rows`` is among ``qc``: the CSR product over the rows' entries in their order
+    (what ``_sparse_dot`` computes once it has cut the rows to the query's columns)."""
+    return sp.csr_matrix((rows.data, np.searchsorted(qc, rows.indices), rows.indptr),
+                         shape=(rows.shape[0], len(qc))) @ qd
 
 
 def _sparse_dot(rows: sp.csr_matrix, q: sp.csr_matrix) -> np.ndarray:
@@ -999,7 +1016,7 @@ class Matcher:
         return self.graph_.pagerank(seeds, int(rows.max()) + 1 if info[2] else None)
 
     def _graph_state(self, d: dict, seeds: Mapping[str, float]) -> dict:
-        """The demand's PageRank from its seeds over the firms, and its chains."""
+        """The demand's PageRank from its seeds over the firms."""
         g: dict = {}
         pr = self._pagerank(seeds)
         rows, ok, _, in_order = self._graph_rows_info
@@ -1016,14 +1033,16 @@ class Matcher:
         # what PageRank gives a firm just for being a hub is not evidence
         g["max_ppr"] = float(np.where(self.is_sme_, ppr, 0.0).max()) if len(ppr) else 0.0
         g["ppr"] = TopVec(ppr, self.graph_keep)
+        return g
+
+    def _chain_state(self, d: dict) -> dict:
+        """The demand's chains, as names and as a 0/1 vector over the chain positions."""
         chains = self._demand_chains(d)
         cvec = np.zeros(self.firm_chains_.shape[1])
         for c in chains:
             if c in self.chain_pos_:
                 cvec[self.chain_pos_[c]] = 1.0
-        g["cvec"] = cvec
-        g["chains"] = chains
-        return g
+        return {"cvec": cvec, "chains": chains}
 
     def _with_leader(self, st: dict, lead: dict) -> None:
         """The leader's part into a demand's state: its partners' industries and the
@@ -1177,8 +1196,12 @@ class Matcher:
         self._text_pools(st, pool_scores)
         del pool_scores, base, bm, prf_scores
         st["seeds"] = seeds
-        st.update(graph.result())
+        # the leader's part (kept per leader: usually ready) and the chain-profile pool while
+        # the PageRank job runs (the critical path of a first ranking on two cores)
+        st.update(self._chain_state(d))
         self._with_leader(st, lead.result())
+        self._chain_pool(st)
+        st.update(graph.result())
         st["n_words"] = len({t for t in q_tokens if not t.startswith(BIGRAM_PREFIX)})
         st["kind"] = self.demand_kind(d, st)
         st["q_len"] = math.log1p(len(set(q_tokens)))
@@ -1208,7 +1231,11 @@ class Matcher:
         X = np.zeros((n, len(FEATURES)))
 
         def own(field):
-            return _sparse_dot(idx.rows(field, firm_idx), q[field])
+            qf = q[field] if q[field].has_sorted_indices else q[field].sorted_indices()
+            if not qf.nnz:
+                return np.zeros(n, dtype=np.float32)
+            # only the query's columns of the rows are computed: the same sums (see _sparse_dot)
+            return _dot_within(idx.rows(field, firm_idx, cols=qf.indices), qf.indices, qf.data)
         # the fields scored over their own vocabularies (rows computed when read, ~5 ms at
         # 200k firms, mostly numpy) on a worker thread beside the "all" family below
         fields = ("pt", "desc", "seg", "name")
@@ -1224,12 +1251,24 @@ class Matcher:
             other = set(idx.fields) - {"all", *idx.SPLITS}
             cols = st["_all_cols"] = np.unique(np.concatenate(
                 [np.zeros(0, dtype=np.int32)] + [v.indices for k, v in q.items() if k not in other]))
-        rows = {"all": _cut_columns(idx.rows("all", firm_idx), cols)}
+        rows = {"all": idx.rows("all", firm_idx, cols=cols)}
         rows.update(idx.derived_rows("all", firm_idx, base=rows["all"]))
+        # each query as a dense vector over ``cols`` and each row set with its columns as
+        # positions in ``cols``: one CSR product per feature over a few thousand entries. The
+        # row entries outside a query's columns add +0.0 to a sum of non-negative products,
+        # which leaves it equal to the bit (as _sparse_dot's cut)
+        at = {}
 
         def cos(qname, field):
-            m = sp.csr_matrix(rows[field] if field in rows else idx.rows(field, firm_idx))
-            return _sparse_dot(m, q[qname])
+            m = at.get(field)
+            if m is None:
+                r = rows[field]
+                m = at[field] = sp.csr_matrix((r.data, np.searchsorted(cols, r.indices), r.indptr),
+                                              shape=(n, len(cols)))
+            qv = q[qname]
+            v = np.zeros(len(cols), dtype=qv.dtype)
+            v[np.searchsorted(cols, qv.indices)] = qv.data
+            return m @ v
         X[:, 0] = cos("all", "all")
         X[:, 1] = cos("words", "words")
         X[:, 2] = cos("bigrams", "bigrams")
@@ -1252,7 +1291,7 @@ class Matcher:
         X[:, 21] = st["q_sup"]
         X[:, 22] = st["max_all"]
         if st["max_bm25"] > 0:
-            X[:, 23] = _sparse_dot(rows["bm25"], q["bm25"]) / st["max_bm25"]
+            X[:, 23] = cos("bm25", "bm25") / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         X[:, 25] = st["supsim"][firm_idx] / st["max_supsim"] if st["max_supsim"] > 0 else 0.0
         # (Q) presence of the demand's words in the firm's profile, and its relation degree
@@ -1329,13 +1368,34 @@ class Matcher:
         pos = np.flatnonzero((s > 0) & self.is_sme_)
         if len(pos) <= k:
             return pos
+        if k <= 0:
+            return pos[:0]
         vals = s[pos]
-        part = np.argpartition(-vals, k - 1)
-        if vals[part[k:]].max() < vals[part[k - 1]]:
-            return pos[part[:k]]
+        # the k-th largest value by a partition of the values (no index array: a third of
+        # argpartition's time over ~100k positive scores); when exactly k values reach it,
+        # they are the set argpartition gives (the callers read the pool as a set)
+        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+        top = vals >= kth
+        if np.count_nonzero(top) == k:
+            return pos[top]
         s = np.where(self.is_sme_, s, -1.0)
         top = np.argpartition(-s, k - 1)[:k]
         return top[s[top] > 0]
+
+    def _chain_pool(self, st: dict) -> np.ndarray:
+        """The best SMEs by the demand's chain profile, kept in the state for the firms'
+        chains it was computed from (update_firm replaces ``firm_chains_``)."""
+        kept = st.get("_chain_pool")
+        if kept is not None and kept[0]() is self.firm_chains_:
+            return kept[1]
+        k = min(self.candidates, len(self.firms_))
+        top = np.zeros(0, dtype=np.int64)
+        if st["prof"].any():
+            s = np.where(self.is_sme_, (self.firm_chains_ @ self._chain_vec(st["prof"])) / self.chain_norm_, -1.0)
+            top = np.argpartition(-s, k - 1)[:k]
+            top = top[s[top] > 0]
+        st["_chain_pool"] = (weakref.ref(self.firm_chains_), top)
+        return top
 
     def _candidates(self, st: dict) -> np.ndarray:
         n = len(self.firms_)
@@ -1349,10 +1409,7 @@ class Matcher:
         pools.extend(text_pools)
         for vec in (st["ppr"], st["cf"], st["two_hop"], st["supsim"]) if self.use_graph else ():
             pools.append(vec.top(k, self.is_sme_))
-        if st["prof"].any():
-            s = np.where(self.is_sme_, (self.firm_chains_ @ self._chain_vec(st["prof"])) / self.chain_norm_, -1.0)
-            top = np.argpartition(-s, k - 1)[:k]
-            pools.append(top[s[top] > 0])
+        pools.append(self._chain_pool(st))
         cand = np.unique(np.concatenate(pools)) if pools else np.arange(0)
         if len(cand) == 0:
             cand = np.flatnonzero(self.is_sme_)[:k]
@@ -1621,13 +1678,13 @@ class Matcher:
     def _matched_terms(self, st: dict, fi: int, limit: int = 8) -> list[str]:
         return self._shared_terms(st, fi, limit)[0]
 
-    def _shared_terms(self, st: dict, fi: int, limit: int = 8) -> tuple[list[str], list[str]]:
+    def _shared_terms(self, st: dict, fi: int, limit: int = 8, f: dict | None = None) -> tuple[list[str], list[str]]:
         """(terms, related). terms: the longest phrases of the demand's own text (as written:
         case and width kept) that the firm's text also contains, best first; a phrase counts
         when it holds a token that weighs in the match. related: "demand word → firm word"
         for what the firm shares only with the demand's synonyms and problem-word expansions."""
         own, syn = self._term_weights(st, fi)
-        f = self.firms_[fi]
+        f = self.firms_[fi] if f is None else f  # (a record is decoded when read)
         dtext, dnorm, dpos = st["_text"]
         fnorm, fpos, ftext = _norm_chars(_firm_text(f))
         scored: dict[str, tuple[float, str]] = {}
@@ -1708,11 +1765,11 @@ class Matcher:
                 break
         return s, e
 
-    def _chain_path(self, d: dict, st: dict, fi: int) -> list[str]:
+    def _chain_path(self, d: dict, st: dict, fi: int, f: dict | None = None) -> list[str]:
         """demand → the seed the demand's PageRank started from (segment, taxonomy term,
         leader or chain) → the node between it and the firm, if any → firm: the way through
         the chain graph that actually links them, shortest and most specific first."""
-        f = self.firms_[fi]
+        f = self.firms_[fi] if f is None else f
         g = self.graph_
         fn = f"firm:{f['credit_code']}"
         seeds = st.get("seeds") or {}
@@ -1808,11 +1865,14 @@ class Matcher:
             st["_text"] = _demand_chars(d)
         leader = d.get("leader")
         rels = []
+        cf = None
         for r in self.rel_by_firm_.get(f["credit_code"], []):
             other = r["firm_b"] if r["firm_a"] == f["credit_code"] else r["firm_a"]
             if RELATION_WEIGHTS.get(r.get("relation", ""), 0.3) <= 0:
                 continue
-            if other == leader or st["cf"][fi][0] > 0:
+            if cf is None and other != leader:
+                cf = st["cf"][fi][0] > 0
+            if other == leader or cf:
                 oname = self.firms_[self.firm_pos_[other]].get("name", other) if other in self.firm_pos_ else other
                 year = f"（{r['year']}年）" if r.get("year") else ""
                 rels.append(f"{r.get('relation', '')}：{oname}{year}")
@@ -1821,11 +1881,11 @@ class Matcher:
         text = float(contrib[_TEXT_PART].sum())
         graph = float(contrib[_GRAPH_PART].sum())
         prior = float(contrib[_PRIOR_PART].sum())
-        terms, related = self._shared_terms(st, fi)
+        terms, related = self._shared_terms(st, fi, f=f)
         return {
             "terms": terms,
             "related": related,
-            "path": self._chain_path(d, st, fi),
+            "path": self._chain_path(d, st, fi, f),
             "relations": rels[:5],
             "tier": _best_tier(f.get("tiers")),
             "parts": {"text": round(text, 4), "graph": round(graph, 4), "prior": round(prior, 4)},

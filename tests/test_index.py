@@ -307,3 +307,35 @@ def test_counted_field_gives_the_plain_index_rows_postings_and_scores_to_the_bit
         index.replace(2, docs[5])
     assert same(idx.rows("all", np.arange(n + 1)), plain.matrices_["all"])
     assert same(idx.postings_["all"], plain.postings_["all"])
+
+
+def test_one_row_weighted_queries_and_rows_cut_to_columns_equal_the_general_path_to_the_bit():
+    # transform_weighted of one bag skips the COO matrix and scikit-learn's normalize;
+    # rows(..., cols=) computes only the entries in those columns. Both must give exactly
+    # what the general path gives.
+    import random
+
+    import scipy.sparse as sp
+    docs = _corpus(120)
+    idx = FieldIndex(["pt", "all", "words", "bigrams"], max_df=0.5, split_from="all", bm25_fields=["all"],
+                     row_only=["pt"]).fit(docs)
+    vocab = sorted(idx.vectorizers_["all"].vocabulary_) + ["未登录词"]
+    rng = random.Random(5)
+    bags = [{}, {"未登录词": 1.0}] + [{rng.choice(vocab): rng.choice([0.5, 0.7, 1.0, 0.0])
+                                       for _ in range(rng.randint(1, 60))} for _ in range(100)]
+    many = sp.csr_matrix(idx.transform_weighted("all", bags + [{}]))
+    for i, bag in enumerate(bags):
+        got = idx.transform_weighted("all", [bag])
+        assert got.dtype == np.float32 and got.shape == many[i].shape
+        assert np.array_equal(got.indices, many[i].indices) and got.data.tobytes() == many[i].data.tobytes()
+    docs_at = np.array([7, 3, 50, 3, 119])
+    for field in ("pt", "all", "words", "bigrams"):
+        full = idx.rows(field, docs_at)
+        width = full.shape[1]
+        cols = np.unique(np.array([rng.randrange(width) for _ in range(width // 3)], dtype=np.int32))
+        got = idx.rows(field, docs_at, cols=cols)
+        keep = np.isin(full.indices, cols)
+        want = sp.csr_matrix((full.data[keep], full.indices[keep],
+                              np.concatenate([[0], np.cumsum(keep)])[full.indptr]), shape=full.shape)
+        assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+        assert got.data.tobytes() == want.data.tobytes() and got.nnz > 0
