@@ -122,6 +122,9 @@ class _Done:
     def result(self):
         return self.value
 
+    def done(self) -> bool:
+        return True
+
 
 # A demand's graph scores are computed beside its text scores when there is a second core
 # (three workers: PageRank, the leader's part and the BM25 scores of one demand; jobs never
@@ -1166,6 +1169,8 @@ class Matcher:
         st["expansion_src"] = {w: self._shown_word(st, {}, t) for w, t in src.items()}
         qv["syn"] = idx.transform_weighted("all", [exp]) if exp else sp.csr_matrix((1, qv["all"].shape[1]), dtype=np.float32)
         st["expansion"] = exp
+        # (its whole-corpus scores, for its candidate pool, beside the rest)
+        syn_scores = self._submit(idx.scores, "all", qv["syn"]) if self.use_text else None
         # pseudo-relevance feedback: the terms that the best text matches share
         base = idx.scores("all", qv["all"]).ravel()
         # each whole-corpus score vector is computed once: the text candidate pools are
@@ -1193,6 +1198,8 @@ class Matcher:
         prf_scores = idx.scores("all", qv["prf"]).ravel()
         st["max_prf"] = float(np.where(self.is_sme_, prf_scores, 0.0).max()) if len(prf_scores) else 0.0
         pool_scores.update(prf=prf_scores, bm25=bm)
+        if syn_scores is not None:
+            pool_scores["syn"] = syn_scores.result().ravel()
         self._text_pools(st, pool_scores)
         del pool_scores, base, bm, prf_scores
         st["seeds"] = seeds
@@ -1201,6 +1208,13 @@ class Matcher:
         st.update(self._chain_state(d))
         self._with_leader(st, lead.result())
         self._chain_pool(st)
+        if not graph.done() and self.use_text:
+            # the text values of the text and chain pools' firms, which are nearly all of
+            # the candidates, while the main thread would wait (read once by _features)
+            pre = np.unique(np.concatenate(st["_text_pools"] + [st["_chain_pool"][1]]))
+            pre = pre[self.is_sme_[pre]]
+            if len(pre):
+                st["_prefetch"] = (pre, self._text_values(st, pre))
         st.update(graph.result())
         st["n_words"] = len({t for t in q_tokens if not t.startswith(BIGRAM_PREFIX)})
         st["kind"] = self.demand_kind(d, st)
@@ -1223,12 +1237,14 @@ class Matcher:
         return pos
 
     # ------------------------------------------------------------------ features
-    def _features(self, st: dict, firm_idx: np.ndarray) -> np.ndarray:
-        """(len(firm_idx), len(FEATURES)) pair features of one demand with some firms."""
+    def _text_values(self, st: dict, firm_idx: np.ndarray) -> dict[str, np.ndarray]:
+        """What ``_features`` reads of the firms' texts, one value per firm of ``firm_idx``,
+        each computed from that firm's rows alone: the cosines of the "all" family ("all",
+        "words", "bigrams", "title", "syn", "prf") and of the own fields ("pt", "desc", "seg",
+        "name"), the BM25 score ("bm25") and the presence shares ("cover", "allwords")."""
         idx = self.index_
         q = st["q"]
         n = len(firm_idx)
-        X = np.zeros((n, len(FEATURES)))
 
         def own(field):
             qf = q[field] if q[field].has_sorted_indices else q[field].sorted_indices()
@@ -1236,21 +1252,16 @@ class Matcher:
                 return np.zeros(n, dtype=np.float32)
             # only the query's columns of the rows are computed: the same sums (see _sparse_dot)
             return _dot_within(idx.rows(field, firm_idx, cols=qf.indices), qf.indices, qf.data)
-        # the fields scored over their own vocabularies (rows computed when read, ~5 ms at
-        # 200k firms, mostly numpy) on a worker thread beside the "all" family below
+        # the fields scored over their own vocabularies (rows computed when read, mostly
+        # numpy) on a worker thread beside the "all" family below
         fields = ("pt", "desc", "seg", "name")
         by_field = self._submit(lambda: [own(f) for f in fields])
 
         # the "all" rows once, cut to the columns of the queries over its vocabulary: every
         # product and presence share below reads only those (the cut entries would add 0),
         # and "words", "bigrams" and BM25, computed entry by entry from them, then cost a
-        # few thousand entries instead of the ~300k of ~700 whole profiles (16 of the 20 ms
-        # of this method at 200k firms)
-        cols = st.get("_all_cols")
-        if cols is None:
-            other = set(idx.fields) - {"all", *idx.SPLITS}
-            cols = st["_all_cols"] = np.unique(np.concatenate(
-                [np.zeros(0, dtype=np.int32)] + [v.indices for k, v in q.items() if k not in other]))
+        # few thousand entries instead of the ~300k of ~700 whole profiles
+        cols = self._all_cols(st)
         rows = {"all": idx.rows("all", firm_idx, cols=cols)}
         rows.update(idx.derived_rows("all", firm_idx, base=rows["all"]))
         # each query as a dense vector over ``cols`` and each row set with its columns as
@@ -1269,13 +1280,58 @@ class Matcher:
             v = np.zeros(len(cols), dtype=qv.dtype)
             v[np.searchsorted(cols, qv.indices)] = qv.data
             return m @ v
-        X[:, 0] = cos("all", "all")
-        X[:, 1] = cos("words", "words")
-        X[:, 2] = cos("bigrams", "bigrams")
-        X[:, 3:7] = np.column_stack(by_field.result())  # pt, desc, seg, name
-        X[:, 7] = cos("title", "all")
-        X[:, 8] = cos("syn", "all")
-        X[:, 9] = cos("prf", "all")
+        out = {"all": cos("all", "all"), "words": cos("words", "words"), "bigrams": cos("bigrams", "bigrams"),
+               "title": cos("title", "all"), "syn": cos("syn", "all"), "prf": cos("prf", "all"),
+               "bm25": cos("bm25", "bm25"),
+               # (Q) presence of the demand's words in the firm's profile
+               "cover": self._presence_share(q["cover"], rows["all"]),
+               "allwords": self._presence_share(q["allwords"], rows["all"])}
+        out.update(zip(fields, by_field.result()))
+        return out
+
+    def _all_cols(self, st: dict) -> np.ndarray:
+        """The columns of the demand's queries over the whole-profile vocabulary."""
+        cols = st.get("_all_cols")
+        if cols is None:
+            idx = self.index_
+            other = set(idx.fields) - {"all", *idx.SPLITS}
+            cols = st["_all_cols"] = np.unique(np.concatenate(
+                [np.zeros(0, dtype=np.int32)] + [v.indices for k, v in st["q"].items() if k not in other]))
+        return cols
+
+    def _text_values_of(self, st: dict, firm_idx: np.ndarray) -> dict[str, np.ndarray]:
+        """``_text_values(st, firm_idx)``, taking the values of the firms prefetched while
+        the demand's PageRank ran (``st["_prefetch"]``, used once) and computing the others
+        (each firm's values are its own: the same numbers either way)."""
+        pre = st.pop("_prefetch", None)
+        if pre is None or not len(firm_idx):
+            return self._text_values(st, firm_idx)
+        known, vals = pre
+        pos = np.minimum(np.searchsorted(known, firm_idx), max(len(known) - 1, 0))
+        hit = known[pos] == firm_idx if len(known) else np.zeros(len(firm_idx), dtype=bool)
+        rest = self._text_values(st, firm_idx[~hit]) if not hit.all() else None
+        out = {}
+        for key, v in vals.items():
+            arr = np.empty(len(firm_idx), dtype=v.dtype if rest is None else np.result_type(v, rest[key]))
+            arr[hit] = v[pos[hit]]
+            if rest is not None:
+                arr[~hit] = rest[key]
+            out[key] = arr
+        return out
+
+    def _features(self, st: dict, firm_idx: np.ndarray) -> np.ndarray:
+        """(len(firm_idx), len(FEATURES)) pair features of one demand with some firms."""
+        n = len(firm_idx)
+        X = np.zeros((n, len(FEATURES)))
+        q = st["q"]
+        tv = self._text_values_of(st, firm_idx)
+        X[:, 0] = tv["all"]
+        X[:, 1] = tv["words"]
+        X[:, 2] = tv["bigrams"]
+        X[:, 3:7] = np.column_stack([tv["pt"], tv["desc"], tv["seg"], tv["name"]])
+        X[:, 7] = tv["title"]
+        X[:, 8] = tv["syn"]
+        X[:, 9] = tv["prf"]
         X[:, 10] = X[:, 0] / st["max_all"] if st["max_all"] > 0 else 0.0
         X[:, 11] = X[:, 9] / st["max_prf"] if st["max_prf"] > 0 else 0.0
         X[:, 12] = st["ppr"][firm_idx] / st["max_ppr"] if st["max_ppr"] > 0 else 0.0
@@ -1291,13 +1347,12 @@ class Matcher:
         X[:, 21] = st["q_sup"]
         X[:, 22] = st["max_all"]
         if st["max_bm25"] > 0:
-            X[:, 23] = cos("bm25", "bm25") / st["max_bm25"]
+            X[:, 23] = tv["bm25"] / st["max_bm25"]
         X[:, 24] = st["two_hop"][firm_idx] / st["max_2hop"] if st["max_2hop"] > 0 else 0.0
         X[:, 25] = st["supsim"][firm_idx] / st["max_supsim"] if st["max_supsim"] > 0 else 0.0
         # (Q) presence of the demand's words in the firm's profile, and its relation degree
-        X[:, _PRESENCE_COLS] = self._presence_cols(
-            self._presence_share(q["cover"], rows["all"]), self._presence_share(q["allwords"], rows["all"]),
-            q["allwords"].nnz > 0, self.rel_deg_[firm_idx])
+        X[:, _PRESENCE_COLS] = self._presence_cols(tv["cover"], tv["allwords"], q["allwords"].nnz > 0,
+                                                   self.rel_deg_[firm_idx])
         X[:, _BOTH] = X[:, 10] * X[:, 11]  # (Q3) t_both
         X[:, self._ablated_columns()] = 0.0
         return X
@@ -1632,6 +1687,7 @@ class Matcher:
         for st in self._dstate:
             if st is not None:
                 st.pop("_text_pools", None)  # candidates by text change with the index
+                st.pop("_prefetch", None)  # (L4) so do the text values of prefetched firms
         if grow:
             n = len(self.firms_)
             self.supply_ = sp.csr_matrix(sp.vstack([sp.hstack([self.supply_, sp.csr_matrix((n - 1, 1))]),
