@@ -12,7 +12,9 @@ The demand's graph part (PageRank, the leader's neighbourhood) runs on a worker 
 its text part, so the state's wall time is below its CPU time (both threads' CPU counted);
 PageRank's CPU is that of the thread running it. A leader's neighbourhood is kept for its
 other demands: ``--cold`` forgets it before each demand (every demand then pays it, as the
-first demand of each leader does). docs/benchmarks.md quotes its breakdowns.
+first demand of each leader does). "main waits" is the wall time the main thread spent
+blocked on the worker threads' jobs (PageRank, the leader's part, BM25, the own-field
+cosines). docs/benchmarks.md quotes its breakdowns.
 """
 from __future__ import annotations
 
@@ -83,11 +85,29 @@ def stages(matcher, ids, top: int, cold: bool = False) -> None:
         return out
 
     graph.pagerank = timed_pagerank
-    names = ("state", "pagerank", "candidates", "features", "blend", "reasons", "total")
+    # the main thread's time blocked on the worker threads' jobs (the part of a stage's wall
+    # time when the main thread has nothing left to do)
+    import concurrent.futures
+    import threading
+    result = concurrent.futures.Future.result
+    waited = [0.0]
+
+    def timed_result(self, timeout=None):
+        if threading.current_thread() is not threading.main_thread():
+            return result(self, timeout)
+        w = time.perf_counter()
+        try:
+            return result(self, timeout)
+        finally:
+            waited[0] += time.perf_counter() - w
+
+    concurrent.futures.Future.result = timed_result
+    names = ("state", "pagerank", "candidates", "features", "blend", "reasons", "total", "main waits")
     rows: dict[str, list] = {n: [] for n in names}
     try:
         for did in ids:
             spent["pagerank"] = [0.0, 0.0]
+            waited[0] = 0.0
             if cold:
                 matcher.__dict__.pop("_leader_cache", None)
             marks = [(time.perf_counter(), time.process_time())]
@@ -106,10 +126,12 @@ def stages(matcher, ids, top: int, cold: bool = False) -> None:
             steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]
             steps.insert(1, tuple(spent["pagerank"]))
             steps.append((marks[-1][0] - marks[0][0], marks[-1][1] - marks[0][1]))
+            steps.append((waited[0], 0.0))
             for n, v in zip(names, steps):
                 rows[n].append(v)
     finally:
         del graph.pagerank
+        concurrent.futures.Future.result = result
     if not ids:
         return
     leaders = len({matcher.demands_[matcher.demand_pos_[i]].get("leader") for i in ids})
@@ -118,6 +140,9 @@ def stages(matcher, ids, top: int, cold: bool = False) -> None:
           f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}):")
     for n in names:
         w, c = np.median(np.array(rows[n]), axis=0) * 1000
+        if n == "main waits":
+            print(f"  {n:<11}{w:7.1f}          (wall, all stages: the main thread blocked on worker jobs)")
+            continue
         print(f"  {n:<11}{w:7.1f} / {c:6.1f}" + ("   (part of state)" if n == "pagerank" else ""))
 
 

@@ -1155,7 +1155,7 @@ class Matcher:
         qv = {}
         # (and the whole-corpus BM25 scores, which need nothing else of the state)
         qv["bm25"] = idx.bm25_query("all", [q_tokens])
-        bm25 = self._submit(idx.bm25_scores, "all", qv["bm25"])
+        bm25 = self._submit(self._scored_pool, "bm25", qv["bm25"])
         for fld in ("all", "pt", "desc", "seg", "name"):
             qv[fld] = idx.transform(fld, [q_tokens])
         words, bigrams = split_words_bigrams(q_tokens)
@@ -1169,13 +1169,14 @@ class Matcher:
         st["expansion_src"] = {w: self._shown_word(st, {}, t) for w, t in src.items()}
         qv["syn"] = idx.transform_weighted("all", [exp]) if exp else sp.csr_matrix((1, qv["all"].shape[1]), dtype=np.float32)
         st["expansion"] = exp
-        # (its whole-corpus scores, for its candidate pool, beside the rest)
-        syn_scores = self._submit(idx.scores, "all", qv["syn"]) if self.use_text else None
+        # (its whole-corpus scores and candidate pool, beside the rest)
+        syn = self._submit(self._scored_pool, "syn", qv["syn"]) if self.use_text else None
         # pseudo-relevance feedback: the terms that the best text matches share
         base = idx.scores("all", qv["all"]).ravel()
         # each whole-corpus score vector is computed once: the text candidate pools are
         # drawn here from the vectors the state needs anyway (200k floats each, not kept)
-        pool_scores = {"all": base}
+        # (the whole-profile pool on a worker thread while the feedback query is made)
+        all_pool = self._submit(self._best_smes, base, min(self.candidates, len(self.firms_))) if self.use_text else None
         base_sme = np.where(self.is_sme_, base, 0.0)
         k = min(self.prf_docs, len(base_sme))
         qv["prf"] = sp.csr_matrix((1, qv["all"].shape[1]), dtype=np.float32)
@@ -1190,18 +1191,17 @@ class Matcher:
                 norm = math.sqrt(float(v.multiply(v).sum())) or 1.0
                 qv["prf"] = v / norm
         st["q"] = qv
+        prf = self._submit(self._scored_pool, "prf", qv["prf"])
         # (Q) presence queries for t_cover / t_allwords: read against a firm's 0/1 "all" row
         qv["cover"], qv["allwords"] = self._presence_queries(words, bigrams)
-        bm = bm25.result().ravel()
-        st["max_bm25"] = float(np.where(self.is_sme_, bm, 0.0).max()) if len(bm) else 0.0
         st["max_all"] = float(base_sme.max()) if len(base_sme) else 0.0
-        prf_scores = idx.scores("all", qv["prf"]).ravel()
-        st["max_prf"] = float(np.where(self.is_sme_, prf_scores, 0.0).max()) if len(prf_scores) else 0.0
-        pool_scores.update(prf=prf_scores, bm25=bm)
-        if syn_scores is not None:
-            pool_scores["syn"] = syn_scores.result().ravel()
-        self._text_pools(st, pool_scores)
-        del pool_scores, base, bm, prf_scores
+        del base, base_sme
+        # each whole-corpus score vector is computed once, with its text candidate pool
+        # (200k floats each, not kept)
+        st["max_bm25"], bm25_pool = bm25.result()
+        st["max_prf"], prf_pool = prf.result()
+        st["_text_pools"] = ([all_pool.result(), syn.result()[1], prf_pool, bm25_pool]
+                             if self.use_text else [])
         st["seeds"] = seeds
         # the leader's part (kept per leader: usually ready) and the chain-profile pool while
         # the PageRank job runs (the critical path of a first ranking on two cores)
@@ -1414,6 +1414,15 @@ class Matcher:
             pools.append(self._best_smes(s, k))
         st["_text_pools"] = pools
         return pools
+
+    def _scored_pool(self, qname: str, q: sp.csr_matrix) -> tuple[float, np.ndarray | None]:
+        """(the best SME's score, the text candidate pool) of a query's whole-corpus scores
+        ("bm25": BM25, else cosines over "all"), computed on a worker thread beside the rest
+        of a demand's state."""
+        idx = self.index_
+        s = (idx.bm25_scores("all", q) if qname == "bm25" else idx.scores("all", q)).ravel()
+        top = float(np.where(self.is_sme_, s, 0.0).max()) if len(s) else 0.0
+        return top, (self._best_smes(s, min(self.candidates, len(self.firms_))) if self.use_text else None)
 
     def _best_smes(self, s: np.ndarray, k: int) -> np.ndarray:
         """The SMEs with a positive score among the ``k`` best by ``s``: the set that
