@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -118,16 +119,17 @@ def worker_ours(data: Path, db: Path, queries: int) -> dict:
     # as the web app fits (web/matching.py): firms streamed from the cursor into compact records
     rows = database.execute("SELECT * FROM firms ORDER BY rowid")
     cols = [c[0] for c in rows.description]
-    smes = []
+    smes = array("i")  # positions of the SMEs (their codes are read after the fit)
 
     def stream():
-        for r in rows:
+        for i, r in enumerate(rows):
             f = store.firm_record(dict(zip(cols, r)))
             if f.get("role") != "leader":
-                smes.append(f["credit_code"])
+                smes.append(i)
             yield f
     firms = Records(stream())
-    demands, relations = store.fetch_demands(database), store.fetch_relations(database)
+    # relations compact, as web/matching.py passes them
+    demands, relations = store.fetch_demands(database), Records(store.fetch_relations(database))
     fetch_s = time.perf_counter() - t0
     fetch_peak = peak_rss_self() / GIB
     progress(f"fetched {len(firms)} firms in {fetch_s:.1f} s (peak {fetch_peak:.2f} GiB); fitting")
@@ -144,7 +146,7 @@ def worker_ours(data: Path, db: Path, queries: int) -> dict:
     # the same demands once more: what a second view of a demand's page costs
     lat_w = timed(matcher.rank_smes, sample)
     progress("rank_demands")
-    lat_f = timed(matcher.rank_demands, pick(smes, queries))
+    lat_f = timed(matcher.rank_demands, pick([matcher.codes_[i] for i in smes], queries))
     return {"fetch s": fetch_s, "fit s": fit_s, "fetch peak GiB": fetch_peak, "fit peak GiB": fit_peak,
             "rank_smes": latency_stats(lat),
             "rank_smes warm": latency_stats([0.0] + lat_w),

@@ -25,7 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
+from scipy.sparse._sparsetools import csr_tocsc as _csr_tocsc
 from scipy.sparse.csgraph import breadth_first_order
+
+from .records import Keys
 
 __all__ = ["RELATION_WEIGHTS", "personalized_pagerank", "transition_matrix", "ChainGraph"]
 
@@ -50,6 +54,38 @@ def _inverse_out_degree(adj: sp.csr_matrix) -> np.ndarray:
 def _row_stochastic(adj: sp.csr_matrix):
     inv = _inverse_out_degree(adj)
     return sp.csr_matrix(sp.diags(inv) @ adj), inv == 0
+
+
+def _transposed_stochastic(adj: sp.csr_matrix, inv: np.ndarray) -> sp.csr_matrix:
+    """``(diag(inv) @ adj).T`` as CSR for a structurally symmetric ``adj`` (each edge stored
+    both ways), equal to the bit: entry (j, i) is ``inv[i] * adj[i, j]``, the one product the
+    sparse product makes. Its indices and indptr are ``adj``'s own (shared, not copied), and
+    neither the product nor a transposed copy is built (at 1M firms each was 0.36 GiB on top
+    of everything else, the fit's peak). Where adj[i, j] sits is read from a transposition of
+    entry numbers (int32)."""
+    n, nnz = adj.shape[0], adj.nnz
+    idx_t = adj.indices.dtype
+    # partner[k]: the position of entry (i, j) for the entry k at (j, i) (CSC order of
+    # adj = CSR order of adj.T, which has adj's structure)
+    ptr_t = np.empty(n + 1, dtype=idx_t)
+    rows_t = np.empty(nnz, dtype=idx_t)
+    partner = np.empty(nnz, dtype=idx_t)
+    _csr_tocsc(n, n, adj.indptr.astype(idx_t, copy=False), adj.indices,
+                              np.arange(nnz, dtype=idx_t), ptr_t, rows_t, partner)
+    if not (np.array_equal(ptr_t, adj.indptr) and np.array_equal(rows_t, adj.indices)):
+        # not symmetric in structure: the product and its transpose
+        P = sp.csr_matrix(sp.diags(inv) @ adj)
+        return sp.csr_matrix(P.T)
+    del ptr_t, rows_t
+    data = np.empty(nnz, dtype=np.float64)
+    for lo in range(0, nnz, 1 << 22):
+        hi = min(nnz, lo + (1 << 22))
+        np.multiply(inv[adj.indices[lo:hi]], adj.data[partner[lo:hi]], out=data[lo:hi])
+    del partner
+    out = sp.csr_matrix(adj.shape, dtype=np.float64)
+    out.data, out.indices, out.indptr = data, adj.indices, adj.indptr
+    out.has_sorted_indices = True
+    return out
 
 
 # A step from a vector whose nonzeros' out-edges are fewer than this share of the matrix
@@ -202,20 +238,35 @@ class ChainGraph:
     def fit(self, firms: Sequence[dict], relations: Sequence[dict],
             firm_terms: Sequence[Iterable[str]] | None = None,
             term_segments: Mapping[str, Iterable[tuple[str, str]]] | None = None,
-            firm_segments: Sequence[Iterable[tuple[str, str]]] | None = None) -> "ChainGraph":
+            firm_segments: Sequence[Iterable[tuple[str, str]]] | None = None,
+            codes: Sequence[str] | None = None) -> "ChainGraph":
+        """``codes``: the firms' credit codes in order, when the caller has them (else read
+        from ``firms``)."""
         # Node ids in order of first appearance (firms first), as networkx would list them.
+        # The firm nodes are 0 .. n_firm_nodes_ - 1 (node_mask skips them), found through
+        # their codes (records.Keys: no Python string or dict entry per firm); ``index`` holds
+        # the other nodes (chains, segments, terms: a few thousand).
+        if codes is None:
+            codes = [f["credit_code"] for f in firms]
+        self._codes = codes = Keys(codes)
+        first = codes.first_positions()
+        is_first = first == np.arange(len(codes))
+        node_of = np.cumsum(is_first) - 1
+        idx_t = np.int32 if len(codes) < 2 ** 31 else np.int64
+        self._firm_node = node_of[first].astype(idx_t)        # firm position -> node
+        self._node_firm = np.flatnonzero(is_first).astype(idx_t)  # firm node -> position
+        del first, is_first, node_of
+        n_firm = self.n_firm_nodes_ = len(self._node_firm)
+        firm_node = self._firm_node.tolist()
         index: dict[str, int] = {}
-        for f in firms:
-            index.setdefault(_node_firm(f["credit_code"]), len(index))
-        # the firm nodes are 0 .. n_firm_nodes_ - 1 (node_mask skips them)
-        self.n_firm_nodes_ = len(index)
         skeleton = nx.Graph()
-        us, vs, ws = array("q"), array("q"), array("d")
+        # int32 ids, float64 weights (as the adjacency holds them)
+        us, vs, ws = array("i"), array("i"), array("d")
 
         def nid(name):
             i = index.get(name)
             if i is None:
-                i = index[name] = len(index)
+                i = index[name] = n_firm + len(index)
             return i
 
         def add_firm_edge(fi, v, w):
@@ -233,7 +284,7 @@ class ChainGraph:
                 skeleton.add_edge(u, v, weight=w)
 
         for i, f in enumerate(firms):
-            fi = index[_node_firm(f["credit_code"])]
+            fi = firm_node[i]
             chains = f.get("chains") or []
             for ch in chains:
                 add_firm_edge(fi, f"chain:{ch}", 1.0)
@@ -248,6 +299,7 @@ class ChainGraph:
             if firm_terms is not None:
                 for t in firm_terms[i]:
                     add_firm_edge(fi, f"term:{t}", 0.5)
+        del firm_node
         if term_segments:
             for t, segs in term_segments.items():
                 if f"term:{t}" not in index:
@@ -255,34 +307,67 @@ class ChainGraph:
                 for ch, seg in segs:
                     add_skeleton_edge(f"term:{t}", f"seg:{ch}/{seg}", 0.5)
                     add_skeleton_edge(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
-        for r in relations:
-            a, b = index.get(_node_firm(r.get("firm_a"))), index.get(_node_firm(r.get("firm_b")))
-            if a is not None and b is not None and a != b:
-                w = self.relation_weights.get(r.get("relation", ""), 0.3)
-                if w > 0:
-                    us.append(a)
-                    vs.append(b)
-                    ws.append(w)
+        block = 1 << 16
+        for lo in range(0, len(relations), block):
+            part = relations[lo:lo + block]
+            pa = codes.find_many([r.get("firm_a") for r in part], first=True)
+            pb = codes.find_many([r.get("firm_b") for r in part], first=True)
+            for r, a, b in zip(part, pa.tolist(), pb.tolist()):
+                if a >= 0 and b >= 0:
+                    a, b = int(self._firm_node[a]), int(self._firm_node[b])
+                    if a != b:
+                        w = self.relation_weights.get(r.get("relation", ""), 0.3)
+                        if w > 0:
+                            us.append(a)
+                            vs.append(b)
+                            ws.append(w)
         for u, v, w in skeleton.edges(data="weight"):  # no self-loops: seg-chain, term-seg
             us.append(index[u])
             vs.append(index[v])
             ws.append(w)
-        self.nodes_ = list(index)
-        self.node_index_ = index
-        n = len(index)
+        self._names = list(index)  # the nodes after the firms, in id order
+        self.nodes_ = _Nodes(self)
+        self.node_index_ = _NodeIndex(self, index)
+        n = n_firm + len(index)
         # undirected: each edge both ways; repeated edges add up, as their weights did. The
-        # builders' buffers are released as soon as copied (int32 ids where they fit): at 1M
-        # firms these temporaries were the fit's peak.
-        idx_t = np.int32 if n < 2 ** 31 else np.int64
-        rows = np.concatenate([np.frombuffer(us, dtype=np.int64), np.frombuffer(vs, dtype=np.int64)]).astype(idx_t)
+        # builders' buffers are released as soon as copied: at 1M firms these temporaries
+        # were the fit's peak.
+        m = len(us)
+        if m == 0:
+            us = vs = ws = None
+            self._compile(sp.csr_matrix((n, n), dtype=np.float64))
+            return self
+        if 2 * m >= 2 ** 31 or n >= 2 ** 31:
+            idx_t = np.int64
+        rows = np.concatenate([np.frombuffer(us, dtype=np.int32), np.frombuffer(vs, dtype=np.int32)]).astype(idx_t, copy=False)
         us = vs = None  # (the edge helpers above still name them; rebinding frees the buffers)
-        m = len(rows) // 2
         cols = np.concatenate([rows[m:], rows[:m]])
+        # The edges are put in row order (scipy's coo_tocsr, as csr_matrix((data, (rows,
+        # cols))) does) carrying one-byte codes of the few distinct weights instead of the
+        # float64 weights, which are looked up afterwards: the same matrix, 1 GiB less at its
+        # peak at 1M firms.
         w = np.frombuffer(ws, dtype=np.float64)
-        data = np.concatenate([w, w])
+        vals = np.unique(np.concatenate([np.unique(w[lo:lo + (1 << 22)]) for lo in range(0, m, 1 << 22)]))
+        if len(vals) <= 256:
+            code = np.empty(2 * m, dtype=np.uint8)
+            for lo in range(0, m, 1 << 22):
+                hi = min(m, lo + (1 << 22))
+                code[lo:hi] = np.searchsorted(vals, w[lo:hi])
+            code[m:] = code[:m]
+        else:
+            code, vals = np.concatenate([w, w]), None
         w = ws = None
-        adj = sp.csr_matrix((data, (rows, cols)), shape=(n, n))
-        del data, rows, cols
+        indptr = np.empty(n + 1, dtype=idx_t)
+        indices = np.empty(2 * m, dtype=idx_t)
+        placed = np.empty(2 * m, dtype=code.dtype)
+        _coo_tocsr(n, n, 2 * m, rows, cols, code, indptr, indices, placed)
+        del rows, cols, code
+        data = vals[placed] if vals is not None else placed
+        del placed
+        adj = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+        del data, indices, indptr
+        # repeated edges add up, as their weights did (sorted, then summed in place: what the
+        # csr_matrix constructor does after coo_tocsr)
         adj.sum_duplicates()
         self._compile(adj)
         return self
@@ -290,11 +375,10 @@ class ChainGraph:
     def _compile(self, adj: sp.csr_matrix) -> None:
         self.adj_ = adj
         self.degree_ = np.asarray(adj.sum(axis=1)).ravel()
-        P, self.dangling_ = _row_stochastic(adj)
-        self.P_T_ = sp.csr_matrix(P.T)
         # P = diag(inv) @ adj: the out-edges of a node, which a step from a sparse vector reads
-        self.inv_out_ = _inverse_out_degree(adj)
-        self.firm_rows_ = {n[5:]: i for i, n in enumerate(self.nodes_) if n.startswith("firm:")}
+        self.inv_out_ = inv = _inverse_out_degree(adj)
+        self.dangling_ = inv == 0
+        self.P_T_ = _transposed_stochastic(adj, inv)
         self.extra_: dict[str, dict[str, float]] = {}
         self.extra_degree_: dict[str, float] = {}
 
@@ -399,16 +483,25 @@ class ChainGraph:
                 total += self.alpha * pr[j] * w / deg
         return total
 
+    def firm_row(self, code) -> int | None:
+        """The compiled node of a firm known at fit (None for a firm added later)."""
+        p = self._codes.find(code, first=True) if isinstance(code, str) else None
+        return None if p is None else int(self._firm_node[p])
+
     def firm_scores(self, pr: np.ndarray, codes: Sequence[str]) -> np.ndarray:
         out = np.zeros(len(codes))
         for k, c in enumerate(codes):
-            i = self.firm_rows_.get(c)
+            i = self.firm_row(c)
             out[k] = pr[i] if i is not None else self.neighbour_score(pr, c)
         return out
 
     def firm_index_array(self, codes: Sequence[str]) -> np.ndarray:
         """Row of each firm in the compiled matrix (-1 when added later)."""
-        return np.array([self.firm_rows_.get(c, -1) for c in codes], dtype=np.int64)
+        out = np.full(len(codes), -1, dtype=np.int64)
+        for lo in range(0, len(codes), 1 << 16):
+            pos = self._codes.find_many(codes[lo:lo + (1 << 16)], first=True)
+            out[lo:lo + len(pos)] = np.where(pos >= 0, self._firm_node[np.maximum(pos, 0)], -1)
+        return out
 
     def path(self, seeds: Mapping[str, float], code: str, max_len: int = 4) -> list[str]:
         """A shortest path from any seed node to the firm, as node names (breadth-first search
@@ -442,6 +535,60 @@ class ChainGraph:
                 if len(p) <= max_len + 1 and (best is None or len(p) < len(best)):
                     best = p
         return best or []
+
+
+class _Nodes(Sequence):
+    """The compiled nodes' names by id: ``firm:<code>`` for the firm nodes (read from the
+    graph's codes when asked), then the other nodes' names."""
+
+    __slots__ = ("g",)
+
+    def __init__(self, g: ChainGraph):
+        self.g = g
+
+    def __len__(self) -> int:
+        return self.g.n_firm_nodes_ + len(self.g._names)
+
+    def __getitem__(self, j):
+        g = self.g
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self)))]
+        if j < 0:
+            j += len(self)
+        if 0 <= j < g.n_firm_nodes_:
+            return _node_firm(g._codes[int(g._node_firm[j])])
+        return g._names[j - g.n_firm_nodes_]
+
+
+class _NodeIndex(Mapping):
+    """Node name -> id over the compiled nodes (a firm's through the graph's codes)."""
+
+    __slots__ = ("g", "other")
+
+    def __init__(self, g: ChainGraph, other: dict[str, int]):
+        self.g = g
+        self.other = other
+
+    def get(self, name, default=None):
+        if isinstance(name, str) and name.startswith("firm:"):
+            i = self.g.firm_row(name[5:])
+            return default if i is None else i
+        return self.other.get(name, default)
+
+    def __getitem__(self, name) -> int:
+        i = self.get(name)
+        if i is None:
+            raise KeyError(name)
+        return i
+
+    def __contains__(self, name) -> bool:
+        return self.get(name) is not None
+
+    def __iter__(self):
+        return iter(self.g.nodes_)
+
+    def __len__(self) -> int:
+        return len(self.g.nodes_)
 
 
 class _GraphView:

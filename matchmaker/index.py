@@ -126,7 +126,8 @@ def stack_rows(blocks: list, n_cols: int) -> sp.csr_matrix:
     nnz = sum(m.nnz for m in blocks)
     n = sum(m.shape[0] for m in blocks)
     idx_dtype = np.int32 if max(nnz, n_cols) < 2 ** 31 else np.int64
-    data = np.empty(nnz, dtype=blocks[0].data.dtype if blocks else np.float32)
+    # (blocks of small counts may differ in type: the widest holds them all)
+    data = np.empty(nnz, dtype=np.result_type(*[m.data.dtype for m in blocks]) if blocks else np.float32)
     indices = np.empty(nnz, dtype=idx_dtype)
     indptr = np.zeros(n + 1, dtype=idx_dtype)
     o = r = 0
@@ -377,9 +378,13 @@ class FieldIndex:
             order = sorted(range(len(kept)), key=lambda k: tokens[kept[k]])
             new_col = np.full(X.shape[1], -1, dtype=np.int64)
             new_col[kept[order]] = np.arange(len(kept))
-            # consumed counts are renumbered in their own arrays (no second copy of "all")
-            Xf = sp.csr_matrix(keep_columns(X, new_col, len(kept), inplace=consume and X.dtype == np.float32),
-                               dtype=np.float32)
+            # consumed counts are renumbered in their own arrays (no second copy of "all"),
+            # then made float32 beside the same index arrays
+            X = keep_columns(X, new_col, len(kept), inplace=consume)
+            Xf = sp.csr_matrix(X.shape, dtype=np.float32)
+            Xf.data = X.data.astype(np.float32, copy=False)
+            Xf.indices, Xf.indptr = X.indices, X.indptr
+            Xf.has_sorted_indices = X.has_sorted_indices
             vec.vocabulary_ = {tokens[kept[k]]: r for r, k in enumerate(order)}
             vec.fixed_vocabulary_ = False
             vec._tfidf = TfidfTransformer(norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf,
@@ -482,12 +487,13 @@ class FieldIndex:
             w = weights.pop(f, None)
             self.postings_[f] = sp.csr_matrix((w if w is not None else self._weights(f)).T)
             del w
-        # BM25 postings: the TF-IDF postings' indices and indptr (shared, not copied) with BM25
-        # weights as data, so a query's whole-corpus BM25 scores cost what its cosines cost.
+        # BM25 postings: the TF-IDF postings' indices and indptr (shared, not copied) with the
+        # term counts as data (one byte each; 4 for a float weight was 0.5 GiB at 1M firms):
+        # the weights of the postings a query reads are computed when read (bm25_scores).
         self.bm25_postings_ = {}
         for f in self.bm25_fields:
             post = self.postings_[f]
-            data = np.empty_like(post.data)
+            data = np.empty(post.nnz, dtype=self.counts_[f].dtype if f in self.counts_ else np.float32)
             n_terms, ptr = post.shape[0], post.indptr
             lo = 0
             while lo < n_terms:  # blocks of about 4M entries: bounded float64 temporaries
@@ -496,9 +502,9 @@ class FieldIndex:
                 a, b = ptr[lo], ptr[hi]
                 terms = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(ptr[lo:hi + 1]))
                 docs = post.indices[a:b]
-                data[a:b] = self._bm25_weights(f, self._tf(f, post.data[a:b], docs, terms), docs, terms)
+                data[a:b] = self._tf(f, post.data[a:b], docs, terms)
                 lo = hi
-            bm = sp.csr_matrix(post.shape, dtype=np.float32)
+            bm = sp.csr_matrix(post.shape, dtype=data.dtype)
             bm.data, bm.indices, bm.indptr = data, post.indices, post.indptr
             self.bm25_postings_[f] = bm
 
@@ -590,8 +596,22 @@ class FieldIndex:
         return q
 
     def bm25_scores(self, field: str, queries: sp.csr_matrix) -> np.ndarray:
-        """Dense (n_queries, n_docs) BM25 scores."""
-        return _postings_scores(queries, self.bm25_postings_[field])
+        """Dense (n_queries, n_docs) BM25 scores: the query terms' postings (counts) sliced
+        out, weighted as the stored weights were (:meth:`_bm25_weights`) and summed in the
+        same order as :func:`_postings_scores`."""
+        post = self.bm25_postings_[field]
+        queries = sp.csr_matrix(queries)
+        out = np.zeros((queries.shape[0], post.shape[1]), dtype=np.float32)
+        for r in range(queries.shape[0]):
+            lo, hi = queries.indptr[r], queries.indptr[r + 1]
+            if hi > lo:
+                terms = queries.indices[lo:hi]
+                sub = post[terms]
+                cols = np.repeat(terms.astype(np.int64), np.diff(sub.indptr))
+                w = self._bm25_weights(field, sub.data.astype(np.float32), sub.indices, cols)
+                sub = sp.csr_matrix((w, sub.indices, sub.indptr), shape=sub.shape)
+                out[r] = sub.T @ queries.data[lo:hi]
+        return out
 
     @property
     def n_docs(self) -> int:

@@ -30,9 +30,9 @@ import rjieba
 import scipy.sparse as sp
 
 from .graph import RELATION_WEIGHTS, ChainGraph
-from .index import (FieldIndex, TokenIds, count_matrix, keep_columns, release_free_heap, split_words_bigrams,
-                    stack_rows)
-from .records import Grouped, Records
+from .index import (FieldIndex, TokenIds, _small_counts, count_matrix, keep_columns, release_free_heap,
+                    split_words_bigrams, stack_rows)
+from .records import Grouped, KeyMap, Keys, Records
 from .text import BIGRAM_PREFIX, STOP_WORDS, Tokenizer, is_cjk, normalize
 
 __all__ = ["Match", "Matcher", "FEATURES", "load_weights", "WEIGHTS_PATH"]
@@ -569,6 +569,24 @@ def _best_tier(tiers: Iterable[str]) -> str:
     return label
 
 
+class _RowItems(Sequence):
+    """Row i of a CSR matrix as ``kind(items[c] for c in row i)``, made when read: a firm's
+    taxonomy terms or segments without a Python container per firm held through the fit.
+    The items come in the row's stored order, as a list or set built from them would."""
+
+    def __init__(self, mat: sp.csr_matrix, items: Sequence, kind):
+        self.mat, self.items, self.kind = mat, items, kind
+
+    def __len__(self) -> int:
+        return self.mat.shape[0]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        ptr, items = self.mat.indptr, self.items
+        return self.kind(items[c] for c in self.mat.indices[ptr[i]:ptr[i + 1]].tolist())
+
+
 class Matcher:
     """Ranks SMEs for demands and demands for SMEs (docs/design.md, "Ranking contract").
 
@@ -620,20 +638,24 @@ class Matcher:
         if not isinstance(firms, Records) and not isinstance(firms, list):
             firms = list(firms)
         self.chain_pos_: dict[str, int] = {}
-        self.firm_pos_ = {}
-        self.name_to_code_ = {}
-        for i, f in enumerate(firms):
-            self.firm_pos_[f["credit_code"]] = i
-            self.name_to_code_[f.get("name", "")] = f["credit_code"]
+        # codes by position and the lookups code -> position, name -> code as records.Keys
+        # (no Python string or dict entry per firm: ~0.5 GiB at 1M firms as dicts)
+        codes, names = [], []
+        for f in firms:
+            codes.append(f["credit_code"])
+            names.append(f.get("name", ""))
+        self.codes_ = Keys(codes)
+        self.firm_pos_ = self.codes_.positions()
+        self.name_to_code_ = KeyMap(Keys(names), self.codes_)
+        del codes, names
         counts, tokens = self._firm_counts(firms)
         # taxonomy terms among each firm's words, read off the count matrix
         term_col = np.full(len(tokens), -1, dtype=np.int64)
         term_ids = [j for j, t in enumerate(tokens) if t in self._term_set and not t.startswith(BIGRAM_PREFIX)]
         term_col[term_ids] = np.arange(len(term_ids))
         found = keep_columns(counts["all"], term_col, len(term_ids))
-        term_names = [tokens[j] for j in term_ids]
-        firm_terms = [{term_names[c] for c in found.indices[found.indptr[i]:found.indptr[i + 1]]}
-                      for i in range(found.shape[0])]
+        # each firm's set made when read (a million Python sets were ~0.5 GiB through the fit)
+        firm_terms = _RowItems(found, [tokens[j] for j in term_ids], set)
         del found
         # pt/desc/seg/name are read only as candidates' rows: kept as counts (row_only)
         self.index_ = FieldIndex(_FIELDS, max_df=0.5, bm25_fields=("all",), split_from="all",
@@ -647,23 +669,34 @@ class Matcher:
             relations = list(relations)
         self._index_relations(relations)
         term_segments = {}
-        for t in set().union(*firm_terms) if firm_terms else set():
+        found_terms: set[str] = set()
+        for row in firm_terms:  # as set().union(*firm_terms), without a tuple of them all
+            found_terms.update(row)
+        for t in found_terms:
             segs = self.taxonomy_.segments_for_term(t)
             if segs:
                 term_segments[t] = segs
         label_cache: dict = {}
-        firm_segments = []
+        seg_id: dict = {}
+        seg_ids, seg_len = array("i"), array("q")
         for f in firms:
-            segs = []
+            before = len(seg_ids)
             for ch in f.get("chains") or []:
                 for lab in f.get("segments") or []:
                     key = (ch, lab)
                     if key not in label_cache:
-                        label_cache[key] = self.taxonomy_.label_segments(ch, lab)
-                    segs.extend(label_cache[key])
-            firm_segments.append(segs)
+                        label_cache[key] = [seg_id.setdefault(s, len(seg_id))
+                                            for s in self.taxonomy_.label_segments(ch, lab)]
+                    seg_ids.extend(label_cache[key])
+            seg_len.append(len(seg_ids) - before)
+        # each firm's list of (chain, segment) made when read, as firm_terms
+        firm_segments = _RowItems(sp.csr_matrix(
+            (np.ones(len(seg_ids), dtype=np.int8), np.frombuffer(seg_ids, dtype=np.int32),
+             np.concatenate([[0], np.cumsum(np.frombuffer(seg_len, dtype=np.int64))])),
+            shape=(len(seg_len), max(1, len(seg_id)))), list(seg_id), list)
+        del seg_ids, seg_len, label_cache
         self.graph_ = ChainGraph(alpha=self.alpha).fit(firms, relations, firm_terms,
-                                                       term_segments, firm_segments)
+                                                       term_segments, firm_segments, codes=self.codes_)
         self.firm_graph_rows_ = self.graph_.firm_index_array(self.codes_)
 
         # Words that most demands share are the template of the call, not what is asked
@@ -779,7 +812,9 @@ class Matcher:
                 flat[b], lengths[b] = array("i"), array("q")
             part["all"] = sp.csr_matrix(part["name"] + 2 * part["pt"] + part["seg"] + part["desc"])
             for b, m in part.items():
-                blocks[b].append(m)
+                # one byte a count (as the index keeps them) instead of a float32: the blocks
+                # of every field are held until the end of the pass (0.8 GiB less at 1M firms)
+                blocks[b].append(_small_counts(m))
 
         # Counts do not depend on token order, and a text's tokens are its clauses' tokens:
         # each distinct clause is tokenised and mapped to ids once (fit-time cache).
@@ -817,16 +852,15 @@ class Matcher:
         return counts, ids.tokens
 
     def _refresh_firm_arrays(self, firms: Sequence[dict] | None = None):
-        """Per-firm arrays (codes, role, tier, locality, chains) in one pass over the records
-        (``firms``: the records of ``firms_`` as plain dicts, when the caller has them)."""
-        codes, sme, tier, local, chain_lists = [], [], [], [], []
+        """Per-firm arrays (role, tier, locality, chains; the codes are fit's ``codes_``) in one
+        pass over the records (``firms``: the records of ``firms_`` as plain dicts, when the
+        caller has them)."""
+        sme, tier, local, chain_lists = [], [], [], []
         for f in (self.firms_ if firms is None else firms):
-            codes.append(f["credit_code"])
             sme.append(f.get("role") != "leader")
             tier.append(_tier_value(f.get("tiers")))
             local.append(1.0 if any(q in (f.get("district") or "") for q in QINGDAO) else 0.0)
             chain_lists.append(list(f.get("chains") or []))
-        self.codes_ = codes
         self.is_sme_ = np.array(sme, dtype=bool)
         self.tier_ = np.array(tier, dtype=np.float64)
         self.local_ = np.array(local, dtype=np.float64)
@@ -889,9 +923,9 @@ class Matcher:
         n = len(self.firms_)
         sr, sc, rr, rc, rv = array("q"), array("q"), array("q"), array("q"), array("d")
         by_pos, by_rec = array("q"), array("q")
-        for k, r in enumerate(self.relations_ if relations is None else relations):
-            a, b = self.firm_pos_.get(r.get("firm_a")), self.firm_pos_.get(r.get("firm_b"))
-            if a is None or b is None:
+        rels = self.relations_ if relations is None else relations
+        for k, r, a, b in self._relation_ends(rels):
+            if a < 0 or b < 0:
                 continue
             by_pos.extend((a, b))
             by_rec.extend((k, k))
@@ -915,6 +949,16 @@ class Matcher:
         self.supply_deg_ = deg / deg.max() if deg.max() > 0 else deg
         self.rel_ = sp.csr_matrix((rv, (rr, rc)), shape=(n, n))
         self.rel_deg_ = np.asarray((self.rel_ > 0).sum(axis=1)).ravel().astype(np.float64)
+
+    def _relation_ends(self, rels: Sequence[dict]):
+        """(k, record, position of firm_a, of firm_b) for each relation (-1: not a firm),
+        the codes looked up by blocks (records.Keys.find_many) instead of one by one."""
+        block = 1 << 16
+        for lo in range(0, len(rels), block):
+            part = rels[lo:lo + block]
+            ends = [self.firm_pos_.find_many([r.get(side) for r in part]).tolist() for side in ("firm_a", "firm_b")]
+            for j, (r, a, b) in enumerate(zip(part, *ends)):
+                yield lo + j, r, a, b
 
     # ------------------------------------------------------------------ demands
     def _demand_text(self, d: dict) -> tuple[list[str], list[str]]:

@@ -174,6 +174,8 @@ def test_bm25_from_the_tfidf_matrix_equals_stored_bm25_weights():
     assert np.array_equal(idx.bm25_rows("all", np.arange(n)).toarray(), want.toarray())
     q = idx.bm25_query("all", [TOK("反渗透膜元件 麦克风阵列"), [], TOK("激光焊接设备")])
     assert np.array_equal(idx.bm25_scores("all", q), _postings_scores(q, sp.csr_matrix(want.T)))
+    # the postings keep one-byte counts, weighted when read
+    assert idx.bm25_postings_["all"].data.dtype == np.uint8
     # a new and an edited document: weights of their own counts, the fitted statistics kept
     new = {"pt": TOK("激光焊接"), "all": TOK("激光焊接") * 3 + TOK("碳化硅衬底")}
     idx.append([new])

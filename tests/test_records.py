@@ -61,3 +61,38 @@ def test_grouped_lists_each_keys_records_in_order():
     assert g["L1"] == [rels[0]] and g.get("S2") == [rels[1]]
     pos["S9"] = 3  # a key added later has no records
     assert g.get("S9", []) == [] and g.get("nobody") is None and "S9" not in g and "S2" in g
+
+
+def test_keys_find_positions_as_a_dict_built_in_order_would():
+    import random
+
+    from matchmaker.records import KeyMap, Keys
+    rnd = random.Random(3)
+    # repeats (the last position wins, as in {k: i for i, k in ...}), non-ASCII, enough
+    # strings for CRC-32 collisions among them
+    strs = [f"9137{rnd.randrange(10 ** 14):014d}" for _ in range(120_000)] + ["企业甲", "", "S1", "企业甲", "S1"]
+    rnd.shuffle(strs)
+    keys = Keys(strs)
+    last = {k: i for i, k in enumerate(strs)}
+    first: dict[str, int] = {}
+    for i, k in enumerate(strs):
+        first.setdefault(k, i)
+    assert len(keys) == len(strs) and list(keys) == strs and keys[-1] == strs[-1]
+    assert keys.find_many(strs).tolist() == [last[k] for k in strs]
+    assert keys.find_many(strs, first=True).tolist() == [first[k] for k in strs]
+    assert keys.first_positions().tolist() == [first[k] for k in strs]
+    assert all(keys.find(k) == last[k] and keys.find(k, first=True) == first[k] for k in strs[:2000])
+    assert keys.find("无此企业") is None and keys.find_many(["无此企业", None]).tolist() == [-1, -1]
+    assert keys.nbytes < 45 * len(strs)  # a list and a dict of the same: ~250 bytes a string
+    pos = keys.positions()
+    assert pos["企业甲"] == last["企业甲"] and "S1" in pos and "S2" not in pos and pos.get("S2", -1) == -1
+    # appended and replaced strings are found; items set on the map take precedence
+    keys.append("S2")
+    pos["S3"] = 7
+    assert pos["S2"] == len(strs) and pos["S3"] == 7 and keys.find_many(["S2"]).tolist() == [len(strs)]
+    i = last["企业甲"]
+    keys[i] = "企业乙"
+    assert keys.find("企业乙") == i and keys.find("企业甲") == strs.index("企业甲")
+    names = KeyMap(Keys(["甲", "乙", "甲"]), ["C1", "C2", "C3"])
+    assert names["甲"] == "C3" and names.get("丙") is None and list(names) == ["甲", "乙"]
+    assert Keys(keys) == keys  # a copy
