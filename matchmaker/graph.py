@@ -56,6 +56,48 @@ def _row_stochastic(adj: sp.csr_matrix):
     return sp.csr_matrix(sp.diags(inv) @ adj), inv == 0
 
 
+def _symmetric_adjacency(edges: list, n: int) -> sp.csr_matrix:
+    """The n x n CSR matrix of undirected edges ``edges`` = [us, vs, ws] (int32 and float64
+    buffers, taken out of the list and freed as they are used): each edge both ways, repeated
+    edges summed. Equal to the bit to ``csr_matrix((ws + ws, (us + vs, vs + us)))`` (then
+    ``sum_duplicates``), without its float64 copies: the edges are put in row order by
+    scipy's coo_tocsr, as that constructor does, carrying one-byte codes of the few distinct
+    weights, which are looked up afterwards (1 GiB less at the fit's peak at 1M firms)."""
+    us, vs, ws = edges
+    edges.clear()
+    m = len(us)
+    if m == 0:
+        return sp.csr_matrix((n, n), dtype=np.float64)
+    idx_t = np.int32 if 2 * m < 2 ** 31 and n < 2 ** 31 else np.int64
+    rows = np.concatenate([np.frombuffer(us, dtype=np.int32), np.frombuffer(vs, dtype=np.int32)]).astype(idx_t, copy=False)
+    us = vs = None
+    cols = np.concatenate([rows[m:], rows[:m]])
+    w = np.frombuffer(ws, dtype=np.float64)
+    piece = 1 << 22
+    vals = np.unique(np.concatenate([np.unique(w[lo:lo + piece]) for lo in range(0, m, piece)]))
+    if len(vals) <= 256:
+        code = np.empty(2 * m, dtype=np.uint8)
+        for lo in range(0, m, piece):
+            hi = min(m, lo + piece)
+            code[lo:hi] = np.searchsorted(vals, w[lo:hi])
+        code[m:] = code[:m]
+    else:
+        code, vals = np.concatenate([w, w]), None
+    w = ws = None
+    indptr = np.empty(n + 1, dtype=idx_t)
+    indices = np.empty(2 * m, dtype=idx_t)
+    placed = np.empty(2 * m, dtype=code.dtype)
+    _coo_tocsr(n, n, 2 * m, rows, cols, code, indptr, indices, placed)
+    del rows, cols, code
+    data = vals[placed] if vals is not None else placed
+    del placed
+    adj = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    del data, indices, indptr
+    # sorted, then the repeats summed in place: what the constructor does after coo_tocsr
+    adj.sum_duplicates()
+    return adj
+
+
 def _transposed_stochastic(adj: sp.csr_matrix, inv: np.ndarray) -> sp.csr_matrix:
     """``(diag(inv) @ adj).T`` as CSR for a structurally symmetric ``adj`` (each edge stored
     both ways), equal to the bit: entry (j, i) is ``inv[i] * adj[i, j]``, the one product the
@@ -70,8 +112,8 @@ def _transposed_stochastic(adj: sp.csr_matrix, inv: np.ndarray) -> sp.csr_matrix
     ptr_t = np.empty(n + 1, dtype=idx_t)
     rows_t = np.empty(nnz, dtype=idx_t)
     partner = np.empty(nnz, dtype=idx_t)
-    _csr_tocsc(n, n, adj.indptr.astype(idx_t, copy=False), adj.indices,
-                              np.arange(nnz, dtype=idx_t), ptr_t, rows_t, partner)
+    _csr_tocsc(n, n, adj.indptr.astype(idx_t, copy=False), adj.indices, np.arange(nnz, dtype=idx_t),
+               ptr_t, rows_t, partner)
     if not (np.array_equal(ptr_t, adj.indptr) and np.array_equal(rows_t, adj.indices)):
         # not symmetric in structure: the product and its transpose
         P = sp.csr_matrix(sp.diags(inv) @ adj)
@@ -332,44 +374,9 @@ class ChainGraph:
         # undirected: each edge both ways; repeated edges add up, as their weights did. The
         # builders' buffers are released as soon as copied: at 1M firms these temporaries
         # were the fit's peak.
-        m = len(us)
-        if m == 0:
-            us = vs = ws = None
-            self._compile(sp.csr_matrix((n, n), dtype=np.float64))
-            return self
-        if 2 * m >= 2 ** 31 or n >= 2 ** 31:
-            idx_t = np.int64
-        rows = np.concatenate([np.frombuffer(us, dtype=np.int32), np.frombuffer(vs, dtype=np.int32)]).astype(idx_t, copy=False)
-        us = vs = None  # (the edge helpers above still name them; rebinding frees the buffers)
-        cols = np.concatenate([rows[m:], rows[:m]])
-        # The edges are put in row order (scipy's coo_tocsr, as csr_matrix((data, (rows,
-        # cols))) does) carrying one-byte codes of the few distinct weights instead of the
-        # float64 weights, which are looked up afterwards: the same matrix, 1 GiB less at its
-        # peak at 1M firms.
-        w = np.frombuffer(ws, dtype=np.float64)
-        vals = np.unique(np.concatenate([np.unique(w[lo:lo + (1 << 22)]) for lo in range(0, m, 1 << 22)]))
-        if len(vals) <= 256:
-            code = np.empty(2 * m, dtype=np.uint8)
-            for lo in range(0, m, 1 << 22):
-                hi = min(m, lo + (1 << 22))
-                code[lo:hi] = np.searchsorted(vals, w[lo:hi])
-            code[m:] = code[:m]
-        else:
-            code, vals = np.concatenate([w, w]), None
-        w = ws = None
-        indptr = np.empty(n + 1, dtype=idx_t)
-        indices = np.empty(2 * m, dtype=idx_t)
-        placed = np.empty(2 * m, dtype=code.dtype)
-        _coo_tocsr(n, n, 2 * m, rows, cols, code, indptr, indices, placed)
-        del rows, cols, code
-        data = vals[placed] if vals is not None else placed
-        del placed
-        adj = sp.csr_matrix((data, indices, indptr), shape=(n, n))
-        del data, indices, indptr
-        # repeated edges add up, as their weights did (sorted, then summed in place: what the
-        # csr_matrix constructor does after coo_tocsr)
-        adj.sum_duplicates()
-        self._compile(adj)
+        edges = [us, vs, ws]
+        us = vs = ws = None  # (the edge helpers above still name them; the list is left the only holder)
+        self._compile(_symmetric_adjacency(edges, n))
         return self
 
     def _compile(self, adj: sp.csr_matrix) -> None:

@@ -153,3 +153,53 @@ def test_node_mask_reads_the_names_after_the_firms():
     for prefixes in (("seg:", "term:"), ("chain:",), ("firm:",)):
         assert g.node_mask(prefixes).tolist() == [n.startswith(prefixes) for n in g.nodes_]
     assert g.node_mask(("term:",)).sum() == 1 and g.n_firm_nodes_ == 4
+
+
+def test_compiled_matrices_equal_the_scipy_product_and_its_transpose_to_the_bit():
+    # repeated relations between the same firms (sums of 0.3, 0.8, 0.4, 1.0 in some order), a
+    # firm listed twice (its edges go to its first node), firms unknown to the relations
+    from matchmaker.graph import _transposed_stochastic
+    rng = np.random.default_rng(7)
+    firms = [{"credit_code": f"F{i}", "chains": [f"链{i % 3}"], "segments": [f"环节{i % 5}"]} for i in range(300)]
+    firms.append(dict(firms[4], chains=["链9"]))
+    kinds = ["供应", "合作研发", "控股", "投资", "签约", "竞争", "对接意向"]
+    rels = [{"firm_a": f"F{rng.integers(0, 320)}", "firm_b": f"F{rng.integers(0, 320)}",
+             "relation": kinds[rng.integers(0, len(kinds))]} for _ in range(3000)]
+    terms = [{f"术语{(i * 7 + k) % 40}" for k in range(i % 4)} for i in range(len(firms))]
+    g = ChainGraph().fit(firms, rels, terms, {f"术语{k}": [("链0", f"环节{k % 5}")] for k in range(0, 40, 3)})
+    assert g.n_firm_nodes_ == 300 and g.node_index_["firm:F4"] == 4 and g.nodes_[4] == "firm:F4"
+    assert g.firm_index_array(["F4", "F299", "F300", "X"]).tolist() == [4, 299, -1, -1]
+    assert "firm:F300" not in g.node_index_ and g.neighbours("firm:F4").get("chain:链9") == 1.0
+    P, dangling = _row_stochastic(g.adj_)
+    want = sp.csr_matrix(P.T)
+    assert np.array_equal(want.indptr, g.P_T_.indptr) and np.array_equal(want.indices, g.P_T_.indices)
+    assert np.array_equal(want.data, g.P_T_.data) and np.array_equal(dangling, g.dangling_)
+    assert g.P_T_.indices is g.adj_.indices  # shared, not copied
+    nodes = list(g.nodes_)
+    assert len(set(nodes)) == len(nodes) and [g.node_index_[n] for n in nodes] == list(range(len(nodes)))
+    # a structurally asymmetric matrix takes the product
+    a = sp.csr_matrix(np.array([[0, 1.0, 0], [0, 0, 2.0], [0.5, 0, 0]]))
+    inv = _inverse_out_degree(a)
+    assert np.array_equal(_transposed_stochastic(a, inv).toarray(), sp.csr_matrix(_row_stochastic(a)[0].T).toarray())
+
+
+@pytest.mark.parametrize("n_weights", [6, 300])
+def test_symmetric_adjacency_equals_the_coo_constructor_to_the_bit(n_weights):
+    # repeated edges with weights whose sums depend on their order; over 256 distinct weights
+    # the float64 weights are carried instead of codes
+    from array import array
+
+    from matchmaker.graph import _symmetric_adjacency
+    rng = np.random.default_rng(n_weights)
+    n, m = 400, 30000
+    us, vs = rng.integers(0, n, m).astype(np.int32), rng.integers(0, n, m).astype(np.int32)
+    ws = rng.choice(rng.random(n_weights) * 2, m)
+    want = sp.csr_matrix((np.concatenate([ws, ws]), (np.concatenate([us, vs]), np.concatenate([vs, us]))),
+                         shape=(n, n))
+    want.sum_duplicates()
+    edges = [array("i", us.tobytes()), array("i", vs.tobytes()), array("d", ws.tobytes())]
+    got = _symmetric_adjacency(edges, n)
+    assert not edges
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data) and got.data.dtype == np.float64
+    assert _symmetric_adjacency([array("i"), array("i"), array("d")], 3).shape == (3, 3)
