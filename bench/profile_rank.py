@@ -10,9 +10,10 @@ runs them (demand state, of which PageRank; candidates; features; blend; reasons
 median wall-clock and CPU milliseconds: CPU time is what to compare on a shared machine.
 The demand's graph part (PageRank, the leader's neighbourhood) runs on a worker thread beside
 its text part, so the state's wall time is below its CPU time (both threads' CPU counted);
-PageRank's CPU is that of the thread running it. A leader's neighbourhood is kept for its
-other demands: ``--cold`` forgets it before each demand (every demand then pays it, as the
-first demand of each leader does). "main waits" is the wall time the main thread spent
+PageRank's CPU is that of the thread running it. A leader's neighbourhood is computed at
+fit for the leaders with demands and kept: ``--cold`` forgets it before each demand (every
+demand then pays it, as the first demand of a leader that had none at fit, or the first
+after update_firm, does). "main waits" is the wall time the main thread spent
 blocked on the worker threads' jobs (PageRank, the leader's part, BM25, the own-field
 cosines). docs/benchmarks.md quotes its breakdowns.
 """
