@@ -1823,11 +1823,13 @@ class Matcher:
                     se = trims[span] = self._trim_phrase(dnorm, span[0], span[1], bounds)
                 s, e = se
                 phrase = dnorm[s:e]
-                if e - s < 2 or phrase in STOP_WORDS or not any(is_cjk(c) or c.isalpha() for c in phrase):
-                    continue
+                # per phrase, once per demand: whether it can be shown, and its tokens
                 toks = phrase_tokens.get(phrase)
                 if toks is None:
-                    toks = phrase_tokens[phrase] = set(self.tokenizer_.tokenize(phrase))
+                    ok = not (e - s < 2 or phrase in STOP_WORDS or not any(is_cjk(c) or c.isalpha() for c in phrase))
+                    toks = phrase_tokens[phrase] = set(self.tokenizer_.tokenize(phrase)) if ok else False
+                if toks is False:
+                    continue
                 w = sum(own.get(t, 0.0) for t in toks)
                 if w <= 0:
                     continue
