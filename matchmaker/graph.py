@@ -179,9 +179,14 @@ class RowSplit:
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         pool = _helper() if self.split else None
-        if pool is None:
+        first = None
+        if pool is not None:
+            try:
+                first = pool.submit(self.blocks[0].__matmul__, x)
+            except RuntimeError:  # pool shut down at interpreter exit: multiply in line
+                pass
+        if first is None:
             return self.whole @ x if self.whole is not None else np.concatenate([b @ x for b in self.blocks])
-        first = pool.submit(self.blocks[0].__matmul__, x)
         second = self.blocks[1] @ x
         return np.concatenate([first.result(), second])
 

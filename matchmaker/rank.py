@@ -1193,9 +1193,14 @@ class Matcher:
     def _submit(self, fn, *args):
         """``fn(*args)`` on the worker threads when there is a second core, else now (a future)."""
         pool = _pool()
-        if pool is None:
-            return _Done(fn(*args))
-        return pool.submit(fn, *args)
+        if pool is not None:
+            try:
+                return pool.submit(fn, *args)
+            except RuntimeError:
+                # the interpreter is exiting (concurrent.futures shut the pool down) while a
+                # daemon thread, such as the web app's warm-up, still ranks: finish in line
+                pass
+        return _Done(fn(*args))
 
     def _demand_state(self, d: dict) -> dict:
         """Everything about a demand that does not depend on a particular firm."""

@@ -451,3 +451,10 @@ def test_leader_part_is_shared_by_its_demands_and_recomputed_after_a_firm_change
         assert same(got[key], want[key]), key
     assert np.array_equal(got["prof"], want["prof"]) and got["max_bm25"] == want["max_bm25"]
     assert [x.to_dict() for x in inline.rank_smes("D4", top=5)] == fresh_top
+    # at interpreter exit concurrent.futures shuts the pool down while a daemon thread (the
+    # web app's warm-up) may still rank: the work then runs in line, with the same result
+    closed = concurrent.futures.ThreadPoolExecutor(max_workers=3)
+    closed.shutdown()
+    monkeypatch.setattr(R, "_POOL", [os.getpid(), closed])
+    late = Matcher().fit([s3 if f["credit_code"] == "S3" else f for f in FIRMS], DEMANDS + [d4], RELATIONS)
+    assert [x.to_dict() for x in late.rank_smes("D4", top=5)] == fresh_top
