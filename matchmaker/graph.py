@@ -16,8 +16,6 @@ scored from their neighbours until the next fit.
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import threading
 import weakref
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +28,7 @@ from scipy.sparse._sparsetools import csr_tocsc as _csr_tocsc
 from scipy.sparse.csgraph import breadth_first_order
 
 from .records import Keys
+from .workers import per_process, run
 
 __all__ = ["RELATION_WEIGHTS", "personalized_pagerank", "transition_matrix", "ChainGraph"]
 
@@ -142,18 +141,10 @@ _GATHER_SHARE = 0.1
 # threads); its jobs wait for nothing, so callers waiting for them cannot deadlock.
 _SPLIT_NNZ = 1 << 20
 _HELPER: list = [None, None]  # [pid, executor]
-_HELPER_LOCK = threading.Lock()
 
 
 def _helper() -> concurrent.futures.ThreadPoolExecutor | None:
-    if _HELPER[0] != os.getpid():
-        with _HELPER_LOCK:
-            if _HELPER[0] != os.getpid():
-                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-                _HELPER[1] = (concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pagerank")
-                              if cores > 1 else None)
-                _HELPER[0] = os.getpid()
-    return _HELPER[1]
+    return per_process(_HELPER, 1, "pagerank")
 
 
 class RowSplit:
@@ -179,14 +170,9 @@ class RowSplit:
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         pool = _helper() if self.split else None
-        first = None
-        if pool is not None:
-            try:
-                first = pool.submit(self.blocks[0].__matmul__, x)
-            except RuntimeError:  # pool shut down at interpreter exit: multiply in line
-                pass
-        if first is None:
+        if pool is None:
             return self.whole @ x if self.whole is not None else np.concatenate([b @ x for b in self.blocks])
+        first = run(pool, self.blocks[0].__matmul__, x)
         second = self.blocks[1] @ x
         return np.concatenate([first.result(), second])
 

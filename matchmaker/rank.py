@@ -15,9 +15,7 @@ import concurrent.futures
 import functools
 import json
 import math
-import os
 import re
-import threading
 import weakref
 from array import array
 from collections import Counter, defaultdict
@@ -34,6 +32,7 @@ from .index import (FieldIndex, TokenIds, _small_counts, count_matrix, keep_colu
                     split_words_bigrams, stack_rows)
 from .records import Grouped, KeyMap, Keys, Records
 from .text import BIGRAM_PREFIX, STOP_WORDS, Tokenizer, is_cjk, normalize
+from .workers import per_process, run
 
 __all__ = ["Match", "Matcher", "FEATURES", "load_weights", "WEIGHTS_PATH"]
 
@@ -111,38 +110,15 @@ class Match:
         return out
 
 
-class _Done:
-    """A result already computed, read as a future's."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-    def result(self):
-        return self.value
-
-    def done(self) -> bool:
-        return True
-
-
 # A demand's graph scores are computed beside its text scores when there is a second core
 # (three workers: PageRank, the leader's part and the BM25 scores of one demand; jobs never
 # wait for each other, so concurrent requests only queue). One pool per process: a forked
 # child has none of its parent's threads.
 _POOL: list = [None, None]  # [pid, executor]
-_POOL_LOCK = threading.Lock()
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor | None:
-    if _POOL[0] != os.getpid():
-        with _POOL_LOCK:
-            if _POOL[0] != os.getpid():
-                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-                _POOL[1] = (concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="matcher")
-                            if cores > 1 else None)
-                _POOL[0] = os.getpid()
-    return _POOL[1]
+    return per_process(_POOL, 3, "matcher")
 
 
 class TopVec:
@@ -1192,15 +1168,7 @@ class Matcher:
 
     def _submit(self, fn, *args):
         """``fn(*args)`` on the worker threads when there is a second core, else now (a future)."""
-        pool = _pool()
-        if pool is not None:
-            try:
-                return pool.submit(fn, *args)
-            except RuntimeError:
-                # the interpreter is exiting (concurrent.futures shut the pool down) while a
-                # daemon thread, such as the web app's warm-up, still ranks: finish in line
-                pass
-        return _Done(fn(*args))
+        return run(_pool(), fn, *args)
 
     def _demand_state(self, d: dict) -> dict:
         """Everything about a demand that does not depend on a particular firm."""

@@ -1,0 +1,54 @@
+"""Worker threads for the ranker's parallel parts (numpy and scipy release the GIL).
+
+A pool is made on first use in each process: a forked child (the web server's workers) has
+none of its parent's threads. A one-core machine gets no pool, and the work runs in line.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import threading
+
+__all__ = ["Done", "per_process", "run"]
+
+_LOCK = threading.Lock()
+
+
+class Done:
+    """A result already computed, read as a future's."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def done(self) -> bool:
+        return True
+
+
+def per_process(slot: list, workers: int, prefix: str) -> concurrent.futures.ThreadPoolExecutor | None:
+    """The pool kept in ``slot`` ([pid, executor]) for this process, made on first use; None
+    when the process may run on one core only."""
+    if slot[0] != os.getpid():
+        with _LOCK:
+            if slot[0] != os.getpid():
+                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+                slot[1] = (concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=prefix)
+                           if cores > 1 else None)
+                slot[0] = os.getpid()
+    return slot[1]
+
+
+def run(pool: concurrent.futures.Executor | None, fn, *args):
+    """``fn(*args)`` on ``pool`` (a future), or now when there is no pool (a :class:`Done`).
+    Also now when the pool is shut down: at interpreter exit concurrent.futures shuts pools
+    down while a daemon thread, such as the web app's warm-up, may still rank."""
+    if pool is not None:
+        try:
+            return pool.submit(fn, *args)
+        except RuntimeError:
+            pass
+    return Done(fn(*args))
