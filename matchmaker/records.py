@@ -20,29 +20,30 @@ import numpy as np
 __all__ = ["Records", "Grouped", "Keys", "KeyMap"]
 
 
-class Records(Sequence):
-    """Records pickled into one growing buffer; keys stored once per distinct key tuple."""
+class _Packed(Sequence):
+    """Items encoded into one growing buffer: item i is ``_buf[_start[i]:_end[i]]``. A
+    replaced item's new bytes go to the end; the old ones are left unused."""
 
-    def __init__(self, records: Iterable[dict] = ()):
+    _what = "item"
+
+    def __init__(self):
         self._buf = bytearray()
-        self._start = array("q")   # record i is _buf[_start[i]:_end[i]]
+        self._start = array("q")
         self._end = array("q")
-        self._keys: list[tuple] = []           # distinct key tuples, in order of first use
-        self._key_id: dict[tuple, int] = {}
-        for rec in records:
-            self.append(rec)
 
-    def _encode(self, rec: dict) -> bytes:
-        keys = tuple(rec)
-        kid = self._key_id.get(keys)
-        if kid is None:
-            kid = self._key_id[keys] = len(self._keys)
-            self._keys.append(keys)
-        return pickle.dumps((kid, tuple(rec.values())), protocol=pickle.HIGHEST_PROTOCOL)
+    def _encode(self, item) -> bytes:
+        raise NotImplementedError
 
-    def _decode(self, i: int) -> dict:
-        kid, values = pickle.loads(memoryview(self._buf)[self._start[i]:self._end[i]])
-        return dict(zip(self._keys[kid], values))
+    def _decode(self, i: int):
+        raise NotImplementedError
+
+    def _index(self, i: int) -> int:
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"{self._what} index out of range")
+        return i
 
     def __len__(self) -> int:
         return len(self._start)
@@ -50,38 +51,28 @@ class Records(Sequence):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self._decode(k) for k in range(*i.indices(len(self)))]
-        n = len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("record index out of range")
-        return self._decode(i)
+        return self._decode(self._index(i))
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator:
         for i in range(len(self)):
             yield self._decode(i)
 
-    def append(self, rec: dict) -> None:
-        data = self._encode(rec)
+    def append(self, item) -> None:
+        data = self._encode(item)
         self._start.append(len(self._buf))
         self._buf += data
         self._end.append(len(self._buf))
 
-    def __setitem__(self, i: int, rec: dict) -> None:
-        """Replace record ``i`` (the new bytes go to the end; the old ones are left unused)."""
-        n = len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("record index out of range")
-        data = self._encode(rec)
+    def __setitem__(self, i: int, item) -> None:
+        i = self._index(i)
+        data = self._encode(item)
         self._start[i] = len(self._buf)
         self._buf += data
         self._end[i] = len(self._buf)
 
-    def extend(self, records: Iterable[dict]) -> None:
-        for rec in records:
-            self.append(rec)
+    def extend(self, items: Iterable) -> None:
+        for item in items:
+            self.append(item)
 
     @property
     def nbytes(self) -> int:
@@ -95,7 +86,31 @@ class Records(Sequence):
     __hash__ = None  # mutable, like a list
 
     def __repr__(self) -> str:
-        return f"Records({len(self)} records, {self.nbytes} bytes)"
+        return f"{type(self).__name__}({len(self)} {self._what}s, {self.nbytes} bytes)"
+
+
+class Records(_Packed):
+    """Records pickled into one growing buffer; keys stored once per distinct key tuple."""
+
+    _what = "record"
+
+    def __init__(self, records: Iterable[dict] = ()):
+        super().__init__()
+        self._keys: list[tuple] = []           # distinct key tuples, in order of first use
+        self._key_id: dict[tuple, int] = {}
+        self.extend(records)
+
+    def _encode(self, rec: dict) -> bytes:
+        keys = tuple(rec)
+        kid = self._key_id.get(keys)
+        if kid is None:
+            kid = self._key_id[keys] = len(self._keys)
+            self._keys.append(keys)
+        return pickle.dumps((kid, tuple(rec.values())), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _decode(self, i: int) -> dict:
+        kid, values = pickle.loads(memoryview(self._buf)[self._start[i]:self._end[i]])
+        return dict(zip(self._keys[kid], values))
 
     @classmethod
     def of(cls, records: Sequence[dict] | "Records") -> "Records":
@@ -140,7 +155,7 @@ def _key_hash(b: bytes) -> int:
     return zlib.crc32(b)
 
 
-class Keys(Sequence):
+class Keys(_Packed):
     """Strings by position (firm credit codes, names) stored as UTF-8 in one buffer, with a
     lookup of a string's position: what a list of 1M codes and a {code: position} dict hold in
     ~0.25 GiB of Python objects takes ~35 MB here. The lookup is a sorted array of CRC-32s of
@@ -150,10 +165,10 @@ class Keys(Sequence):
     ``find(key)`` is the last position holding ``key`` (what ``{k: i for i, k in ...}`` keeps),
     ``find(key, first=True)`` the first; ``positions()`` is that lookup as a mapping."""
 
+    _what = "key"
+
     def __init__(self, keys: Iterable[str] = ()):
-        self._buf = bytearray()
-        self._start = array("q")
-        self._end = array("q")
+        super().__init__()
         self._extra: dict[str, int] = {}   # key -> last position given after the table
         self._extra_first: dict[str, int] = {}
         if isinstance(keys, Keys):  # a copy: the buffer as it is
@@ -161,10 +176,7 @@ class Keys(Sequence):
             self._start, self._end = array("q", keys._start), array("q", keys._end)
             keys = ()
         for k in keys:
-            b = k.encode("utf-8", "surrogatepass")
-            self._start.append(len(self._buf))
-            self._buf += b
-            self._end.append(len(self._buf))
+            super().append(k)
         self._build()
 
     def _build(self) -> None:
@@ -176,60 +188,38 @@ class Keys(Sequence):
         self._p = order.astype(np.int32 if n < 2 ** 31 else np.int64)
         self._n_table = n
 
-    def __len__(self) -> int:
-        return len(self._start)
+    def _encode(self, key: str) -> bytes:
+        return key.encode("utf-8", "surrogatepass")
 
-    def _get(self, i: int) -> str:
+    def _decode(self, i: int) -> str:
         return str(memoryview(self._buf)[self._start[i]:self._end[i]], "utf-8", "surrogatepass")
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self._get(k) for k in range(*i.indices(len(self)))]
-        n = len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("key index out of range")
-        return self._get(i)
-
-    def __iter__(self) -> Iterator[str]:
-        for i in range(len(self)):
-            yield self._get(i)
-
     def append(self, key: str) -> None:
-        pos = len(self._start)
-        self._start.append(len(self._buf))
-        self._buf += key.encode("utf-8", "surrogatepass")
-        self._end.append(len(self._buf))
+        pos = len(self)
+        super().append(key)
         self._extra[key] = pos
         self._extra_first.setdefault(key, pos)
 
     def __setitem__(self, i: int, key: str) -> None:
         """Replace the string at ``i`` (its new bytes go to the end of the buffer)."""
-        n = len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("key index out of range")
-        if self._get(i) == key:
+        i = self._index(i)
+        if self._decode(i) == key:
             return
-        self._start[i] = len(self._buf)
-        self._buf += key.encode("utf-8", "surrogatepass")
-        self._end[i] = len(self._buf)
+        super().__setitem__(i, key)
         self._extra[key] = i
-        if self._extra_first.get(key, n) > i:
+        if self._extra_first.get(key, len(self)) > i:
             self._extra_first[key] = i
 
     def _table(self, key: str) -> list[int]:
         """Positions in the table whose current string is ``key``, ascending."""
         h = _key_hash(key.encode("utf-8", "surrogatepass"))
         lo, hi = bisect_left(self._h, h), bisect_right(self._h, h)
-        return [p for p in self._p[lo:hi].tolist() if self._get(p) == key]
+        return [p for p in self._p[lo:hi].tolist() if self._decode(p) == key]
 
     def find(self, key: str, default=None, first: bool = False):
         extra = (self._extra_first if first else self._extra).get(key)
         found = self._table(key)
-        if extra is not None and self._get(extra) == key:
+        if extra is not None and self._decode(extra) == key:
             found.append(extra)
         return (min(found) if first else max(found)) if found else default
 
@@ -267,7 +257,7 @@ class Keys(Sequence):
         out = np.arange(n, dtype=np.int64)
         if self._extra or n < 2:
             for i in range(n):
-                out[i] = self.find(self._get(i), first=True)
+                out[i] = self.find(self._decode(i), first=True)
             return out
         h = np.frombuffer(self._h, dtype=np.uint32)
         # runs of equal hashes (collisions or repeated strings), positions ascending in each
@@ -276,7 +266,7 @@ class Keys(Sequence):
         for a, m in zip(starts[lengths > 1].tolist(), lengths[lengths > 1].tolist()):
             firsts: dict[str, int] = {}
             for p in self._p[a:a + m].tolist():
-                out[p] = firsts.setdefault(self._get(p), p)
+                out[p] = firsts.setdefault(self._decode(p), p)
         return out
 
     def positions(self) -> "KeyMap":
@@ -284,17 +274,7 @@ class Keys(Sequence):
 
     @property
     def nbytes(self) -> int:
-        return len(self._buf) + 8 * 2 * len(self._start) + self._p.nbytes + 4 * len(self._h)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, Sequence) or len(other) != len(self):
-            return NotImplemented if not isinstance(other, Sequence) else False
-        return all(a == b for a, b in zip(self, other))
-
-    __hash__ = None
-
-    def __repr__(self) -> str:
-        return f"Keys({len(self)} strings, {self.nbytes} bytes)"
+        return super().nbytes + self._p.nbytes + self._h.itemsize * len(self._h)
 
 
 class KeyMap(Mapping):
