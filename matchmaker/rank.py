@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from .graph import RELATION_WEIGHTS, ChainGraph
 from .index import (FieldIndex, TokenIds, _small_counts, count_matrix, keep_columns, release_free_heap,
                     split_words_bigrams, stack_rows)
-from .records import Grouped, KeyMap, Keys, Records
+from .records import Grouped, KeyMap, Keys, Records, with_positions
 from .text import BIGRAM_PREFIX, STOP_WORDS, Tokenizer, is_cjk, normalize
 from .workers import per_process, run
 
@@ -478,38 +478,15 @@ def _top_row(cols: np.ndarray, vals: np.ndarray, k: int, width: int) -> sp.csr_m
                          shape=(1, width))
 
 
-def _cut_columns(mat: sp.csr_matrix, cols: np.ndarray) -> sp.csr_matrix:
-    """``mat`` with only its entries in the columns ``cols``, in the same order."""
-    mask = np.zeros(mat.shape[1], dtype=bool)
-    mask[cols] = True
-    keep = mask[mat.indices]
-    indptr = np.concatenate([[0], np.cumsum(keep)])[mat.indptr]
-    return sp.csr_matrix((mat.data[keep], mat.indices[keep], indptr), shape=mat.shape)
-
-
-def _dot_within(rows: sp.csr_matrix, qc: np.ndarray, qd: np.ndarray) -> np.ndarray:
-    """``rows @ q`` for the query with data ``qd`` at the ascending columns ``qc``, when every
-    column of ``rows`` is among ``qc``: the CSR product over the rows' entries in their order
-    (what ``_sparse_dot`` computes once it has cut the rows to the query's columns)."""
-    return sp.csr_matrix((rows.data, np.searchsorted(qc, rows.indices), rows.indptr),
-                         shape=(rows.shape[0], len(qc))) @ qd
-
-
-def _sparse_dot(rows: sp.csr_matrix, q: sp.csr_matrix) -> np.ndarray:
-    """``rows @ q.toarray().ravel()`` for a one-row ``q`` with sorted columns, equal to the
-    bit: the CSR product over the rows' entries that the query has, in their order, against
-    the query's own data (the entries left out would each add +0.0 to a sum of non-negative
-    products). No vocabulary-wide dense query (~1M floats for "all" at 200k firms)."""
-    if not q.has_sorted_indices:
-        q = q.sorted_indices()
-    qc, qd = q.indices, q.data
-    n = rows.shape[0]
-    if not len(qc) or not rows.nnz:
-        return np.zeros(n, dtype=np.result_type(rows.data.dtype, qd.dtype))
-    hit = _cut_columns(rows, qc)
-    # (a mask over the vocabulary in _cut_columns, not a bisection per entry: 100k+ entries
-    # for "desc"; the bisection runs over the kept entries only)
-    return sp.csr_matrix((hit.data, np.searchsorted(qc, hit.indices), hit.indptr), shape=(n, len(qc))) @ qd
+def _in_positions(rows: sp.csr_matrix, cols: np.ndarray) -> sp.csr_matrix:
+    """``rows`` with each column renumbered as its position in the ascending ``cols`` (every
+    column of ``rows`` must be among them): the rows cut to a query's columns
+    (``FieldIndex.rows(..., cols=)``) times the query as a dense vector over those columns is
+    the CSR product over the rows' entries in their order, equal to the bit to the product
+    with the whole query (the entries cut would each add +0.0 to a sum of non-negative
+    products), with nothing vocabulary-wide allocated."""
+    return sp.csr_matrix((rows.data, np.searchsorted(cols, rows.indices), rows.indptr),
+                         shape=(rows.shape[0], len(cols)))
 
 
 def _column_sums(mat: sp.csr_matrix, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -901,7 +878,7 @@ class Matcher:
         sr, sc, rr, rc, rv = array("q"), array("q"), array("q"), array("q"), array("d")
         by_pos, by_rec = array("q"), array("q")
         rels = self.relations_ if relations is None else relations
-        for k, r, a, b in self._relation_ends(rels):
+        for k, r, a, b in with_positions(rels, self.firm_pos_.find_many, ("firm_a", "firm_b")):
             if a < 0 or b < 0:
                 continue
             by_pos.extend((a, b))
@@ -926,16 +903,6 @@ class Matcher:
         self.supply_deg_ = deg / deg.max() if deg.max() > 0 else deg
         self.rel_ = sp.csr_matrix((rv, (rr, rc)), shape=(n, n))
         self.rel_deg_ = np.asarray((self.rel_ > 0).sum(axis=1)).ravel().astype(np.float64)
-
-    def _relation_ends(self, rels: Sequence[dict]):
-        """(k, record, position of firm_a, of firm_b) for each relation (-1: not a firm),
-        the codes looked up by blocks (records.Keys.find_many) instead of one by one."""
-        block = 1 << 16
-        for lo in range(0, len(rels), block):
-            part = rels[lo:lo + block]
-            ends = [self.firm_pos_.find_many([r.get(side) for r in part]).tolist() for side in ("firm_a", "firm_b")]
-            for j, (r, a, b) in enumerate(zip(part, *ends)):
-                yield lo + j, r, a, b
 
     # ------------------------------------------------------------------ demands
     def _demand_text(self, d: dict) -> tuple[list[str], list[str]]:
@@ -1280,8 +1247,8 @@ class Matcher:
             qf = q[field] if q[field].has_sorted_indices else q[field].sorted_indices()
             if not qf.nnz:
                 return np.zeros(n, dtype=np.float32)
-            # only the query's columns of the rows are computed: the same sums (see _sparse_dot)
-            return _dot_within(idx.rows(field, firm_idx, cols=qf.indices), qf.indices, qf.data)
+            # only the query's columns of the rows are computed: the same sums (_in_positions)
+            return _in_positions(idx.rows(field, firm_idx, cols=qf.indices), qf.indices) @ qf.data
         # the fields scored over their own vocabularies (rows computed when read, mostly
         # numpy) on a worker thread beside the "all" family below
         fields = ("pt", "desc", "seg", "name")
@@ -1297,15 +1264,13 @@ class Matcher:
         # each query as a dense vector over ``cols`` and each row set with its columns as
         # positions in ``cols``: one CSR product per feature over a few thousand entries. The
         # row entries outside a query's columns add +0.0 to a sum of non-negative products,
-        # which leaves it equal to the bit (as _sparse_dot's cut)
+        # which leaves it equal to the bit (_in_positions)
         at = {}
 
         def cos(qname, field):
             m = at.get(field)
             if m is None:
-                r = rows[field]
-                m = at[field] = sp.csr_matrix((r.data, np.searchsorted(cols, r.indices), r.indptr),
-                                              shape=(n, len(cols)))
+                m = at[field] = _in_positions(rows[field], cols)
             qv = q[qname]
             v = np.zeros(len(cols), dtype=qv.dtype)
             v[np.searchsorted(cols, qv.indices)] = qv.data
@@ -1430,18 +1395,12 @@ class Matcher:
             return "network"
         return "brief"
 
-    def _text_pools(self, st: dict, scores: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
+    def _text_pools(self, st: dict) -> list[np.ndarray]:
         """The best SMEs by each whole-corpus text score (whole profile, expansions, feedback,
-        BM25), stored in the state. ``scores``: those of these vectors already computed."""
-        idx = self.index_
-        k = min(self.candidates, len(self.firms_))
-        pools = []
-        for qname in ("all", "syn", "prf", "bm25") if self.use_text else ():
-            s = (scores or {}).get(qname)
-            if s is None:
-                s = (idx.bm25_scores("all", st["q"][qname]) if qname == "bm25"
-                     else idx.scores("all", st["q"][qname])).ravel()
-            pools.append(self._best_smes(s, k))
+        BM25), stored in the state (``_demand_state`` draws them from the vectors it computes;
+        this recomputes them once ``update_firm`` dropped them)."""
+        pools = [self._scored_pool(qname, st["q"][qname])[1]
+                 for qname in (("all", "syn", "prf", "bm25") if self.use_text else ())]
         st["_text_pools"] = pools
         return pools
 
