@@ -213,6 +213,16 @@ def only_columns(mat: sp.csr_matrix, cols: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((mat.data[at], mat.indices[at], indptr), shape=mat.shape)
 
 
+def _l2_row(vals: np.ndarray) -> np.ndarray:
+    """float32 ``vals`` l2-normalised as sklearn's ``normalize`` does one CSR row: float32
+    squares added in double in column order (sequential, as its Cython loop adds them), each
+    value divided in double by the root, then rounded to float32."""
+    total = 0.0
+    for v in (vals * vals).tolist():
+        total += v
+    return (vals.astype(np.float64) / math.sqrt(total)).astype(np.float32) if total != 0.0 else vals
+
+
 def _one_row(vals: np.ndarray, cols: np.ndarray, width: int) -> sp.csr_matrix:
     """A 1 x ``width`` float32 CSR row from ascending int32 columns (canonical: no
     constructor checks, which cost more than the row at a vocabulary of ~1M)."""
@@ -655,11 +665,7 @@ class FieldIndex:
             cols, tf = cols[keep], tf[keep]
         if len(cols):
             self._sublinear_idf(src or field, tf, cols, out=tf)
-            total = 0.0
-            for v in (tf * tf).tolist():  # sequential, as the Cython loop adds them
-                total += v
-            if total != 0.0:
-                tf = (tf.astype(np.float64) / math.sqrt(total)).astype(np.float32)
+            tf = _l2_row(tf)
         return _one_row(tf, cols, len(self.vectorizers_[src or field].vocabulary_))
 
     def transform(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
@@ -698,7 +704,7 @@ class FieldIndex:
         """``transform_weighted(field, [bag])`` equal to the bit, without building a COO
         matrix and without scikit-learn's ``normalize`` (~0.7 ms for one row): the weights
         rounded to float32 as the float32 matrix takes them, in column order, normalised as
-        :meth:`query_row` normalises (float32 squares added in double, divided in double)."""
+        :meth:`query_row` normalises (:func:`_l2_row`)."""
         vec = self.vectorizers_[field]
         vocab, idf = vec.vocabulary_, vec.idf_
         got: dict[int, float] = {}
@@ -709,13 +715,7 @@ class FieldIndex:
         cols = np.fromiter(got, dtype=np.int32, count=len(got))
         vals = np.array(list(got.values()), dtype=np.float64).astype(np.float32)
         order = np.argsort(cols, kind="stable")
-        cols, vals = cols[order], vals[order]
-        total = 0.0
-        for v in (vals * vals).tolist():  # sequential, as the Cython loop adds them
-            total += v
-        if total != 0.0:
-            vals = (vals.astype(np.float64) / math.sqrt(total)).astype(np.float32)
-        return _one_row(vals, cols, len(vocab))
+        return _one_row(_l2_row(vals[order]), cols[order], len(vocab))
 
     def _add_stats(self, field: str, token_lists: Sequence[list[str]]) -> None:
         counts = self._counts(field, token_lists)
