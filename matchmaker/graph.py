@@ -27,7 +27,7 @@ from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
 from scipy.sparse._sparsetools import csr_tocsc as _csr_tocsc
 from scipy.sparse.csgraph import breadth_first_order
 
-from .records import Keys
+from .records import Keys, with_positions
 from .workers import per_process, run
 
 __all__ = ["RELATION_WEIGHTS", "personalized_pagerank", "transition_matrix", "ChainGraph"]
@@ -340,20 +340,17 @@ class ChainGraph:
                 for ch, seg in segs:
                     add_skeleton_edge(f"term:{t}", f"seg:{ch}/{seg}", 0.5)
                     add_skeleton_edge(f"seg:{ch}/{seg}", f"chain:{ch}", 1.0)
-        block = 1 << 16
-        for lo in range(0, len(relations), block):
-            part = relations[lo:lo + block]
-            pa = codes.find_many([r.get("firm_a") for r in part], first=True)
-            pb = codes.find_many([r.get("firm_b") for r in part], first=True)
-            for r, a, b in zip(part, pa.tolist(), pb.tolist()):
-                if a >= 0 and b >= 0:
-                    a, b = int(self._firm_node[a]), int(self._firm_node[b])
-                    if a != b:
-                        w = self.relation_weights.get(r.get("relation", ""), 0.3)
-                        if w > 0:
-                            us.append(a)
-                            vs.append(b)
-                            ws.append(w)
+        def first_of(keys):
+            return codes.find_many(keys, first=True)
+        for _, r, a, b in with_positions(relations, first_of, ("firm_a", "firm_b")):
+            if a >= 0 and b >= 0:
+                a, b = int(self._firm_node[a]), int(self._firm_node[b])
+                if a != b:
+                    w = self.relation_weights.get(r.get("relation", ""), 0.3)
+                    if w > 0:
+                        us.append(a)
+                        vs.append(b)
+                        ws.append(w)
         for u, v, w in skeleton.edges(data="weight"):  # no self-loops: seg-chain, term-seg
             us.append(index[u])
             vs.append(index[v])

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Records", "Grouped", "Keys", "KeyMap"]
+__all__ = ["Records", "Grouped", "Keys", "KeyMap", "with_positions"]
 
 
 class _Packed(Sequence):
@@ -334,3 +334,15 @@ class KeyMap(Mapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def with_positions(records: Sequence[dict], find_many, fields: Sequence[str], block: int = 1 << 16):
+    """(k, record, position of record[field] for each of ``fields``) for each record in
+    order, the positions (-1: absent) looked up by ``find_many`` (``Keys.find_many`` or
+    ``KeyMap.find_many``) a block of records at a time: relations' firm codes at 1M firms
+    are 750k lookups, which one by one cost seconds."""
+    for lo in range(0, len(records), block):
+        part = records[lo:lo + block]
+        found = [find_many([r.get(f) for r in part]).tolist() for f in fields]
+        for j, (r, *pos) in enumerate(zip(part, *found)):
+            yield (lo + j, r, *pos)
