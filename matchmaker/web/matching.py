@@ -14,6 +14,7 @@ import time
 from dataclasses import is_dataclass
 
 from matchmaker import db as dbmod
+from matchmaker.records import Records
 
 log = logging.getLogger("matchmaker.web")
 
@@ -73,8 +74,6 @@ def _firm_records(db):
     """Every firm (as db.fetch_firms gives them) streamed from the cursor into compact
     records: the table is never held as rows or dicts at once (1M firms as dicts ~2.7 GiB),
     and the fitted Matcher keeps these records, not a second copy."""
-    from matchmaker.records import Records
-
     rows = db.execute("SELECT * FROM firms ORDER BY rowid")
     cols = [d[0] for d in rows.description]
     return Records(dbmod.firm_record(dict(zip(cols, r))) for r in rows)
@@ -82,8 +81,6 @@ def _firm_records(db):
 
 def _fit(db):
     """A fitted Matcher over the database's records (service.build_matcher)."""
-    from matchmaker.records import Records
-
     # relations compact too (the Matcher keeps them as Records): 751k as dicts were 0.45 GiB
     # held through the fit at 1M firms
     firms, demands, relations = (_firm_records(db), dbmod.fetch_demands(db),
