@@ -203,3 +203,28 @@ def test_symmetric_adjacency_equals_the_coo_constructor_to_the_bit(n_weights):
     assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
     assert np.array_equal(got.data, want.data) and got.data.dtype == np.float64
     assert _symmetric_adjacency([array("i"), array("i"), array("d")], 3).shape == (3, 3)
+
+
+def test_numpy_fallbacks_equal_scipys_private_kernels():
+    # graph.py uses scipy.sparse._sparsetools' coo_tocsr / csr_tocsc when scipy has them and
+    # these numpy versions otherwise: both must give the same arrays
+    from scipy.sparse._sparsetools import coo_tocsr, csr_tocsc
+
+    from matchmaker.graph import _coo_tocsr_numpy, _csr_tocsc_numpy
+    rng = np.random.default_rng(7)
+    n, m = 300, 5000
+    rows, cols = rng.integers(0, n, m).astype(np.int32), rng.integers(0, n, m).astype(np.int32)
+    data = rng.integers(0, 255, m).astype(np.uint8)
+    got, want = [], []
+    for kernel, out in ((_coo_tocsr_numpy, got), (coo_tocsr, want)):
+        arrays = (np.empty(n + 1, np.int32), np.empty(m, np.int32), np.empty(m, np.uint8))
+        kernel(n, n, m, rows, cols, data, *arrays)
+        out.extend(arrays)
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    indptr, indices = got[0], got[1]
+    got, want = [], []
+    for kernel, out in ((_csr_tocsc_numpy, got), (csr_tocsc, want)):
+        arrays = (np.empty(n + 1, np.int32), np.empty(m, np.int32), np.empty(m, np.int32))
+        kernel(n, n, indptr, indices, np.arange(m, dtype=np.int32), *arrays)
+        out.extend(arrays)
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
