@@ -50,7 +50,7 @@ def _csr_tocsc_numpy(n_row, n_col, indptr, indices, data, ptr_t, rows_t, out):
     np.cumsum(np.bincount(indices, minlength=n_col), out=ptr_t[1:])
 
 
-try:  XX
+try:  # scipy's C kernels, private: they need no int64 sort index over every edge, as numpy does
     from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
     from scipy.sparse._sparsetools import csr_tocsc as _csr_tocsc
 except ImportError:  # pragma: no cover - a scipy that moved them: the same result in numpy
