@@ -284,7 +284,14 @@ class ChainGraph:
     (see matchmaker.taxonomy) or None.
     """
 
-    def __init__(self, alpha: float = 0.85, tol: float = 1e-6, max_iter: int = 50,
+    # tol: the iteration stops once the L1 change would fall under n_nodes * tol (networkx's
+    # rule). 3e-6 rather than networkx's 1e-6: from ~170k nodes on (alpha 0.5) that is two
+    # products, the seeds' step and the firms' rows, instead of three; a graph of 1M firms
+    # stopped there already at 1e-6. The third product (~11 ms of CPU at 200k firms, most of
+    # a first ranking's PageRank) moved 0.1 % of the top 20 (300 demands at 200k firms); a
+    # small graph stops one or two steps earlier at alpha 0.5 (the judged sets' nDCG@10 the
+    # same; see docs/benchmarks.md).
+    def __init__(self, alpha: float = 0.85, tol: float = 3e-6, max_iter: int = 50,
                  relation_weights: Mapping[str, float] | None = None):
         self.alpha = alpha
         self.tol = tol

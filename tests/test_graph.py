@@ -67,6 +67,29 @@ def _firms():
     ]
 
 
+def test_pagerank_stops_within_its_tolerance_of_the_converged_scores():
+    # the stopping rule (n_nodes * tol on the L1 change, tol 3e-6 by default) against the
+    # converged iteration: a step shrinks the change by alpha, so what is left after the last
+    # step is under alpha / (1 - alpha) * n * tol in L1; a large tol stops after the seeds'
+    # step and the firms' rows, as a graph of 200k firms does at the default
+    rng = np.random.default_rng(11)
+    firms = [{"credit_code": f"F{i}", "chains": [f"链{i % 4}"], "segments": [f"环节{i % 7}"]} for i in range(400)]
+    rels = [{"firm_a": f"F{rng.integers(0, 400)}", "firm_b": f"F{rng.integers(0, 400)}", "relation": "供应"}
+            for _ in range(1500)]
+    terms = [{f"术语{(i * 5 + k) % 30}" for k in range(i % 3)} for i in range(len(firms))]
+    seeds = {"firm:F3": 1.0, "chain:链1": 0.5, "term:术语4": 0.5}
+    for alpha in (0.5, 0.85):
+        g = ChainGraph(alpha=alpha).fit(firms, rels, terms)
+        assert g.tol == 3e-6
+        exact = personalized_pagerank(g.P_T_, g.dangling_, g.seed_vector(seeds), alpha, 1e-15, 10000)
+        n = len(g.nodes_)
+        for tol in (g.tol, 1e-3, 0.5 / n):
+            g.tol = tol
+            pr = g.pagerank(seeds)
+            assert np.abs(pr - exact).sum() < alpha / (1 - alpha) * n * tol
+            assert np.isclose(pr.sum(), 1.0) and pr.min() >= 0
+
+
 def test_chain_graph_relations_carry_rank_and_competition_does_not():
     rels = [{"firm_a": "A", "firm_b": "L", "relation": "供应"},
             {"firm_a": "C", "firm_b": "L", "relation": "竞争"}]
