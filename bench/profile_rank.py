@@ -10,12 +10,13 @@ runs them (demand state, of which PageRank; candidates; features; blend; reasons
 median wall-clock and CPU milliseconds: CPU time is what to compare on a shared machine.
 The demand's graph part (PageRank, the leader's neighbourhood) runs on a worker thread beside
 its text part, so the state's wall time is below its CPU time (both threads' CPU counted);
-PageRank's CPU is that of the thread running it. A leader's neighbourhood is computed at
-fit for the leaders with demands and kept: ``--cold`` forgets it before each demand (every
-demand then pays it, as the first demand of a leader that had none at fit, or the first
-after update_firm, does). "main waits" is the wall time the main thread spent
-blocked on the worker threads' jobs (PageRank, the leader's part, BM25, the own-field
-cosines). docs/benchmarks.md quotes its breakdowns.
+PageRank's CPU is that of the thread running it (its row blocks' helper thread left out:
+"pagerank alone" reruns each demand's PageRank afterwards and counts every thread). A
+leader's neighbourhood is computed at fit for the leaders with demands and kept: ``--cold``
+forgets it before each demand (every demand then pays it, as the first demand of a leader
+that had none at fit, or the first after update_firm, does). "main waits" is the wall time
+the main thread spent blocked on the worker threads' jobs (PageRank, the leader's part, BM25,
+the own-field cosines). docs/benchmarks.md quotes its breakdowns.
 """
 from __future__ import annotations
 
@@ -78,11 +79,14 @@ def stages(matcher, ids, top: int, cold: bool = False) -> None:
     pagerank = graph.pagerank
     spent = {"pagerank": [0.0, 0.0]}
 
+    calls = []
+
     def timed_pagerank(*a, **k):  # the instance attribute shadows the method for this run only
         w, c = time.perf_counter(), time.thread_time()
         out = pagerank(*a, **k)
         spent["pagerank"][0] += time.perf_counter() - w
         spent["pagerank"][1] += time.thread_time() - c
+        calls.append((a, k))
         return out
 
     graph.pagerank = timed_pagerank
@@ -135,6 +139,13 @@ def stages(matcher, ids, top: int, cold: bool = False) -> None:
         concurrent.futures.Future.result = result
     if not ids:
         return
+    # PageRank once more per demand, alone: its CPU on every thread (the row blocks' helper
+    # included, which thread_time above leaves out), the process otherwise idle
+    alone = []
+    for a, k in calls:
+        w, c = time.perf_counter(), time.process_time()
+        pagerank(*a, **k)
+        alone.append((time.perf_counter() - w, time.process_time() - c))
     leaders = len({matcher.demands_[matcher.demand_pos_[i]].get("leader") for i in ids})
     print(f"first ranking by stage, {len(ids)} other demands ({leaders} leaders"
           f"{', each demand as its leader' + chr(39) + 's first' if cold else ''}), median ms wall / CPU "
@@ -144,7 +155,10 @@ def stages(matcher, ids, top: int, cold: bool = False) -> None:
         if n == "main waits":
             print(f"  {n:<11}{w:7.1f}          (wall, all stages: the main thread blocked on worker jobs)")
             continue
-        print(f"  {n:<11}{w:7.1f} / {c:6.1f}" + ("   (part of state)" if n == "pagerank" else ""))
+        print(f"  {n:<11}{w:7.1f} / {c:6.1f}" + ("   (part of state; CPU of its own thread)" if n == "pagerank" else ""))
+    if alone:
+        w, c = np.median(np.array(alone), axis=0) * 1000
+        print(f"  pagerank alone {w:4.1f} / {c:6.1f}   (rerun after the rankings; CPU of all threads)")
 
 
 if __name__ == "__main__":
