@@ -223,6 +223,14 @@ def _l2_row(vals: np.ndarray) -> np.ndarray:
     return (vals.astype(np.float64) / math.sqrt(total)).astype(np.float32) if total != 0.0 else vals
 
 
+def _in_sorted(values: np.ndarray, sorted_cols: np.ndarray) -> np.ndarray:
+    """Mask of the ``values`` found in the ascending array ``sorted_cols``."""
+    if not len(sorted_cols):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_cols, values), len(sorted_cols) - 1)
+    return sorted_cols[pos] == values
+
+
 def _one_row(vals: np.ndarray, cols: np.ndarray, width: int) -> sp.csr_matrix:
     """A 1 x ``width`` float32 CSR row from ascending int32 columns (canonical: no
     constructor checks, which cost more than the row at a vocabulary of ~1M)."""
@@ -551,16 +559,25 @@ class FieldIndex:
         out = self.matrices_[field][docs] if src is None else self.derived_rows(src, docs)[field]
         return out if cols is None else only_columns(out, cols)
 
-    def row_entries(self, field: str, doc: int) -> tuple[np.ndarray, np.ndarray]:
+    def row_entries(self, field: str, doc: int, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(columns, float32 weights) of one document's TF-IDF row, as :meth:`rows` gives
-        them, without building a matrix (read for each firm whose reasons are shown)."""
+        them, without building a matrix (read for each firm whose reasons are shown).
+        ``only``: sorted columns; the entries in them alone (their weights are computed
+        entry by entry: the same numbers)."""
         if field not in self.counts_:
             mat = self.rows(field, [doc])
-            return mat.indices, mat.data
+            cols, vals = mat.indices, mat.data
+            if only is not None:
+                keep = _in_sorted(cols, only)
+                cols, vals = cols[keep], vals[keep]
+            return cols, vals
         mat = self.counts_[field]
         lo, hi = mat.indptr[doc], mat.indptr[doc + 1]
-        cols = mat.indices[lo:hi]
-        u = self._sublinear_idf(field, mat.data[lo:hi].astype(np.float32), cols)
+        cols, tf = mat.indices[lo:hi], mat.data[lo:hi]
+        if only is not None:
+            keep = _in_sorted(cols, only)
+            cols, tf = cols[keep], tf[keep]
+        u = self._sublinear_idf(field, tf.astype(np.float32), cols)
         return cols, (u.astype(np.float64) / self.row_norm_[field][doc]).astype(np.float32)
 
     def bm25_rows(self, field: str, docs) -> sp.csr_matrix:

@@ -11,6 +11,7 @@ for a demand and demands for an SME (``rank_demands``).
 """
 from __future__ import annotations
 
+import bisect
 import concurrent.futures
 import functools
 import json
@@ -364,12 +365,13 @@ def _norm_chars(text: str) -> tuple[str, Sequence[int], str]:
     character at a time, so that a phrase found in normalised text can be shown as written."""
     # one translate when every character stays one character (nearly always): each firm's
     # text is normalised when it is first shown with reasons, 20 firms per first ranking
-    for ch in set(text).difference(_NORM_CHAR):
+    chars = set(text)
+    for ch in chars.difference(_NORM_CHAR):
         n = _NORM_CHAR[ch] = (normalize(ch) or " ") if not ch.isspace() else " "
         _NORM_TABLE[ord(ch)] = n
         if len(n) != 1:
             _NORM_WIDE.add(ch)
-    if not _NORM_WIDE.intersection(text):
+    if _NORM_WIDE.isdisjoint(chars):
         # (positions unchanged: a range, not a tuple of every index, 20 firm texts a ranking)
         return text.translate(_NORM_TABLE), range(len(text)), text
     out, pos = [], []
@@ -436,31 +438,51 @@ def _shared_spans(a: str, b: str) -> list[tuple[int, int]]:
     return _trim_runs(a, runs)
 
 
+@functools.lru_cache(maxsize=256)
+def _separators(a: str) -> tuple[tuple[int, ...], dict]:
+    """Positions of the phrase separators in ``a`` (a demand's text, the same for every firm),
+    and a memo of its runs' pieces (the same runs come back firm after firm)."""
+    return tuple(k for k, ch in enumerate(a) if ch in _PHRASE_SEP), {}
+
+
 def _trim_runs(a: str, runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Shared runs of ``a`` cut at phrase separators, with partial ASCII words and edge
     punctuation trimmed off; pieces of at least two characters."""
+    seps, memo = _separators(a)
+    out = []
+    for run in runs:
+        got = memo.get(run)
+        if got is None:
+            got = memo[run] = _trim_run(a, run, seps)
+        out.extend(got)
+    return out
+
+
+def _trim_run(a: str, run: tuple[int, int], seps: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """The pieces of one run (see :func:`_trim_runs`)."""
     n = len(a)
     out = []
-    for s, e in runs:
-        start = s
-        for k in range(s, e + 1):
-            if k < e and a[k] not in _PHRASE_SEP:
-                continue
-            lo, hi = start, k
-            start = k + 1
-            if lo > 0 and _is_word_char(a[lo - 1]):
-                while lo < hi and _is_word_char(a[lo]):
-                    lo += 1
-            if hi < n and _is_word_char(a[hi]):
-                while hi > lo and _is_word_char(a[hi - 1]):
-                    hi -= 1
-            while lo < hi and a[lo] in "-./+#":
+    s, e = run
+    start = s
+    # the run's separators, then its end (looked up, not a scan of every character)
+    lo_k = bisect.bisect_left(seps, s)
+    hi_k = bisect.bisect_left(seps, e, lo_k)
+    for k in (*seps[lo_k:hi_k], e):
+        lo, hi = start, k
+        start = k + 1
+        if lo > 0 and _is_word_char(a[lo - 1]):
+            while lo < hi and _is_word_char(a[lo]):
                 lo += 1
-            while hi > lo and a[hi - 1] in "-./+#":
+        if hi < n and _is_word_char(a[hi]):
+            while hi > lo and _is_word_char(a[hi - 1]):
                 hi -= 1
-            if hi - lo >= 2:
-                out.append((lo, hi))
-    return out
+        while lo < hi and a[lo] in "-./+#":
+            lo += 1
+        while hi > lo and a[hi - 1] in "-./+#":
+            hi -= 1
+        if hi - lo >= 2:
+            out.append((lo, hi))
+    return tuple(out)
 
 
 def _top_row(cols: np.ndarray, vals: np.ndarray, k: int, width: int) -> sp.csr_matrix:
@@ -1707,7 +1729,6 @@ class Matcher:
         itself, and tokens the firm shares only with the demand's expansions."""
         idx = self.index_
         names = idx.feature_names("all")
-        cols, vals = idx.row_entries("all", fi)  # (M3: "all" is kept as counts)
         # the query's columns sorted once per demand (a lookup per firm, not a set intersection)
         qs = st.get("_qcols")
         if qs is None:
@@ -1716,6 +1737,12 @@ class Matcher:
                 q = st["q"][qname]
                 order = np.argsort(q.indices, kind="stable")
                 qs.append((q.indices[order], q.data[order]))
+        any_cols = st.get("_qcols_any")
+        if any_cols is None:
+            any_cols = st["_qcols_any"] = np.union1d(qs[0][0], qs[1][0])
+        # (M3: "all" is kept as counts) only the entries in the queries' columns are
+        # weighted: a few dozen of the firm's hundreds, the same values
+        cols, vals = idx.row_entries("all", fi, only=any_cols)
         o = np.argsort(cols, kind="stable")
         cols, vals = cols[o], vals[o]
         out = []
@@ -1835,7 +1862,37 @@ class Matcher:
             # ties broken by node name: the same data gives the same path in every process
             return min(cands, key=lambda t: (t[0], -t[1], t[2], t[3] or "")) if cands else None
         hops = None
-        if fn in g:
+        i = None if g.extra_ else g.node_index_.get(fn)
+        if i is not None:
+            # (no firm added since fit: the firm's compiled row read by node ids, names
+            # looked up for the hits only; the same tuples as below)
+            adj = g.adj_
+            lo, hi = adj.indptr[i], adj.indptr[i + 1]
+            js, ws = adj.indices[lo:hi].tolist(), adj.data[lo:hi].tolist()
+            seed_rows = st.get("_seed_rows")
+            if seed_rows is None:
+                seed_rows = st["_seed_rows"] = {g.node_index_[s]: (s, w) for s, w in seeds.items()
+                                                if s in g.node_index_}
+            direct = []
+            for j, ew in zip(js, ws):
+                hit = seed_rows.get(j)
+                if hit is not None:
+                    direct.append((rank_of.get(hit[0].split(":", 1)[0], 4), hit[1] * ew, hit[0], None))
+            hops = best(direct)
+            if hops is None or hops[0] >= 2:
+                via = st.get("_via_rows")
+                if via is None:
+                    via = st["_via_rows"] = self._seed_neighbours(seeds, by_row=True)
+                two = []
+                for j, wnb in zip(js, ws):
+                    hit = via.get(j)
+                    if hit is not None:
+                        s, w = hit
+                        two.append((rank_of.get(s.split(":", 1)[0], 4) + 0.5, w * wnb, s, g.nodes_[j]))
+                alt = best(two)
+                if alt is not None and (hops is None or alt[0] < hops[0]):
+                    hops = alt
+        elif fn in g:
             nbrs = g.neighbours(fn)
             direct = [(rank_of.get(s.split(":", 1)[0], 4), w * nbrs[s], s, None)
                       for s, w in seeds.items() if s in nbrs]
@@ -1884,13 +1941,14 @@ class Matcher:
                 out.append(s)
         return out
 
-    def _seed_neighbours(self, seeds: Mapping[str, float]) -> dict[str, tuple[str, float]]:
+    def _seed_neighbours(self, seeds: Mapping[str, float], by_row: bool = False) -> dict:
         """Segment and term nodes next to a (non-chain) seed of the demand, each with its
         strongest seed: computed once per demand, so that a firm's two-step path is a lookup
-        (a term or segment seed may have thousands of firm neighbours, skipped here)."""
+        (a term or segment seed may have thousands of firm neighbours, skipped here). Keyed
+        by node name, or by node id (``by_row``)."""
         g = self.graph_
         adj = g.adj_
-        out: dict[str, tuple[str, float]] = {}
+        out: dict = {}
         mask = g.node_mask(("seg:", "term:"))
         for s, w in seeds.items():
             if s.startswith("chain:") or s not in g.node_index_:
@@ -1899,8 +1957,13 @@ class Matcher:
             row = adj.indices[adj.indptr[i]:adj.indptr[i + 1]]
             vals = adj.data[adj.indptr[i]:adj.indptr[i + 1]]
             keep = mask[row]
-            for node, ew in zip((g.nodes_[j] for j in row[keep].tolist()), vals[keep].tolist()):
-                if node != s and (node not in out or out[node][1] < w * ew):
+            keys = row[keep].tolist()
+            if by_row:
+                me = i
+            else:
+                keys, me = [g.nodes_[j] for j in keys], s
+            for node, ew in zip(keys, vals[keep].tolist()):
+                if node != me and (node not in out or out[node][1] < w * ew):
                     out[node] = (s, w * ew)
         return out
 

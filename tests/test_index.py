@@ -296,6 +296,13 @@ def test_counted_field_gives_the_plain_index_rows_postings_and_scores_to_the_bit
     assert same(idx.rows("all", np.arange(n)), want) and same(idx.rows("all", [9, 2]), want[[9, 2]])
     cols, vals = idx.row_entries("all", 7)
     assert np.array_equal(cols, want[7].indices) and vals.tobytes() == want[7].data.tobytes()
+    # some columns only (reasons read a firm's entries in the demand's query columns)
+    only = np.array(sorted(set(cols[::2].tolist()) | {0, want.shape[1] - 1}), dtype=np.int32)
+    for index in (idx, plain):
+        c, v = index.row_entries("all", 7, only=only)
+        keep = np.isin(want[7].indices, only)
+        assert np.array_equal(c, want[7].indices[keep]) and v.tobytes() == want[7].data[keep].tobytes()
+        assert len(index.row_entries("all", 7, only=only[:0])[0]) == 0
     assert same(idx.postings_["all"], plain.postings_["all"])
     q = idx.transform("all", [TOK("反渗透膜元件与麦克风阵列"), [], TOK("激光焊接")])
     assert idx.scores("all", q).tobytes() == plain.scores("all", q).tobytes()
