@@ -100,9 +100,10 @@ def c_for(C, kind):
 # A kind with fewer judged demands than this chooses its model and C by the repeated CV
 # (GroupKFold's single fold assignment decides between near-equal models by chance there).
 SMALL_KIND = 100
-# Columns each kind may do without (chosen by its cross-validation, see choose_C): t_both was
-# added for the detailed demands of handwritten-dev.
-OPTIONAL_COLUMNS = ("t_both",)
+# Columns each kind may do without (chosen by its cross-validation, see choose_C, in this
+# order, each tested with the ones dropped before it): t_both was added for the detailed
+# demands of handwritten-dev, g_relnb for the brief calls of ickg-industry.
+OPTIONAL_COLUMNS = ("t_both", "g_relnb")
 
 
 def _cv_mean(sub, kind, spec, qrels_by_set, difficulty, reps):
@@ -137,13 +138,17 @@ def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise"
                 if best is None or m > best[0] + 1e-9:
                     best = (m, [model, c])
         # a column added for one kind of demand is kept by another kind only if its
-        # cross-validation (same folds) is better with it than without it
+        # cross-validation (same folds) is better with it than without it (each column
+        # tested with those dropped before it)
         model, c = best[1]
+        dropped: list[str] = []
         for f in OPTIONAL_COLUMNS:
-            m = _cv_mean(sub, kind, [model, c, [f]], qrels_by_set, difficulty, reps if small else 0)
-            print(f"  {kind:9s} {model:9s} C {c:<5} without {f}: cv nDCG@10 {m:.4f}", flush=True)
+            m = _cv_mean(sub, kind, [model, c, dropped + [f]], qrels_by_set, difficulty, reps if small else 0)
+            print(f"  {kind:9s} {model:9s} C {c:<5} without {', '.join(dropped + [f])}: cv nDCG@10 {m:.4f}",
+                  flush=True)
             if m > best[0] + 1e-9:
-                best = (m, [model, c, [f]])
+                dropped.append(f)
+                best = (m, [model, c, list(dropped)])
         out[kind] = best[1]
     return out
 

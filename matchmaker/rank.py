@@ -69,6 +69,10 @@ FEATURES = (
     # found by the feedback terms alone (a capability in other words) is not buried under
     # firms that repeat the demand's surface words (measured: bench/fit_weights.py)
     "t_both",
+    # (Q5) how strongly the firm's relations (partners, rivals, holdings) match the demand:
+    # the summed whole-profile cosines of its related SMEs, relative to the best firm's (a
+    # group whose profile lists product names is known by the company it keeps)
+    "g_relnb",
 )
 # The two sides of the blend, for ablations (Matcher(use_text=False) / (use_graph=False)):
 # what the texts say, and where the firm sits in the chain graph and among partners.
@@ -82,6 +86,7 @@ _PRIOR_PART = np.array([f in ("chain", "chain_prof", "tier", "local") for f in F
 # Columns of Matcher._presence_cols, in its order.
 _PRESENCE_COLS = [FEATURES.index(f) for f in ("t_cover", "t_allwords", "g_reldeg")]
 _BOTH = FEATURES.index("t_both")
+_RELNB = FEATURES.index("g_relnb")
 
 # Firm fields and how they are put together into the whole profile (repetition = weight:
 # what a firm makes and masters counts above its marketing prose).
@@ -120,6 +125,15 @@ _POOL: list = [None, None]  # [pid, executor]
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor | None:
     return per_process(_POOL, 3, "matcher")
+
+
+class _TextPool(np.ndarray):
+    """(Q5) A text candidate pool (firm positions) that also carries, in ``related``, the
+    SMEs of the relation pool drawn beside it (Matcher._relation_pool), which only brief
+    demands use: their kind is decided after the pools are drawn. Stays a plain ndarray of
+    positions for every other reader."""
+
+    related = None
 
 
 class TopVec:
@@ -226,7 +240,7 @@ _DEFAULT_WEIGHTS = {
     "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
     "coef": [3.0, 1.0, 1.0, 1.0, 0.3, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5,
              1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05, 0.0, 0.0, 0.0, 1.0, 0.3,
-             0.0, 0.0, 0.0, 0.0, 0.0],  # one per FEATURES column (g_supsim, t_cover, t_allwords, g_reldeg, t_both)
+             0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # one per FEATURES column (g_supsim, t_cover, t_allwords, g_reldeg, t_both, g_relnb)
     "intercept": -3.0,
 }
 
@@ -899,6 +913,7 @@ class Matcher:
         n = len(self.firms_)
         sr, sc, rr, rc, rv = array("q"), array("q"), array("q"), array("q"), array("d")
         by_pos, by_rec = array("q"), array("q")
+        kr = array("q")  # (Q5) rivals (竞争), both ends, pairwise
         rels = self.relations_ if relations is None else relations
         for k, r, a, b in with_positions(rels, self.firm_pos_.find_many, ("firm_a", "firm_b")):
             if a < 0 or b < 0:
@@ -909,6 +924,8 @@ class Matcher:
             if r.get("relation") == "供应":
                 sr.append(a)
                 sc.append(b)
+            elif r.get("relation") == "竞争":
+                kr.extend((a, b))
             if w > 0:
                 rr.extend((a, b))
                 rc.extend((b, a))
@@ -925,6 +942,11 @@ class Matcher:
         self.supply_deg_ = deg / deg.max() if deg.max() > 0 else deg
         self.rel_ = sp.csr_matrix((rv, (rr, rc)), shape=(n, n))
         self.rel_deg_ = np.asarray((self.rel_ > 0).sum(axis=1)).ravel().astype(np.float64)
+        # (Q5) rivals work in the same field (they say nothing of who supplies whom: weight 0
+        # in rel_); read with rel_ by the relation pool and g_relnb (_field_relations)
+        kr = np.frombuffer(kr, dtype=np.int64).reshape(-1, 2)
+        self.rivals_ = sp.csr_matrix((np.ones(2 * len(kr)), (np.r_[kr[:, 0], kr[:, 1]], np.r_[kr[:, 1], kr[:, 0]])),
+                                     shape=(n, n))
 
     # ------------------------------------------------------------------ demands
     def _demand_text(self, d: dict) -> tuple[list[str], list[str]]:
@@ -1371,8 +1393,36 @@ class Matcher:
         X[:, _PRESENCE_COLS] = self._presence_cols(tv["cover"], tv["allwords"], q["allwords"].nnz > 0,
                                                    self.rel_deg_[firm_idx])
         X[:, _BOTH] = X[:, 10] * X[:, 11]  # (Q3) t_both
+        if st.get("kind") == "brief":  # (Q5) g_relnb, read for brief calls only
+            X[:, _RELNB] = self._relation_text(firm_idx, q["all"], st["max_all"], self._all_cols(st))
         X[:, self._ablated_columns()] = 0.0
         return X
+
+    def _relation_text(self, firm_idx, query: sp.csr_matrix, top, cols=None) -> np.ndarray:
+        """(Q5) g_relnb (read for brief demands only): the relation-weighted sum (rel_, and the
+        rivals_ at weight 1) of the related SMEs' whole-profile cosines
+        with the demand's query, over the best SME's cosine ``top``. Per firm of
+        ``firm_idx`` under one demand (``query`` one row, ``top`` a number), or for one firm
+        under every demand (``query`` one row per demand, ``top`` an array). Only firms with
+        relations read anything: the rows of their related firms' profiles (``cols``: the
+        query's columns, enough for the products)."""
+        firm_idx = np.atleast_1d(np.asarray(firm_idx, dtype=np.int64))
+        per_demand = np.ndim(top) > 0
+        out = np.zeros(query.shape[0] if per_demand else len(firm_idx))
+        if not (self.use_text and self.use_graph) or not (self.rel_.nnz or self.rivals_.nnz):
+            return out
+        R = sp.csr_matrix(self.rel_[firm_idx] + self.rivals_[firm_idx])
+        nb = np.unique(R.indices)
+        nb = nb[self.is_sme_[nb]]
+        if not len(nb):
+            return out
+        prof = self.index_.rows("all", nb) if cols is None else self.index_.rows("all", nb, cols=cols)
+        sims = (prof @ query.T).toarray()  # (related firms, query rows)
+        v = np.asarray(R[:, nb] @ sims)  # (firms, query rows)
+        if per_demand:
+            top = np.asarray(top, dtype=np.float64)
+            return np.divide(v[0], top, out=out, where=top > 0)
+        return v[:, 0] / top if top > 0 else out
 
     @staticmethod
     def _presence_share(q: sp.csr_matrix, rows: sp.csr_matrix) -> np.ndarray:
@@ -1433,7 +1483,31 @@ class Matcher:
         idx = self.index_
         s = (idx.bm25_scores("all", q) if qname == "bm25" else idx.scores("all", q)).ravel()
         top = float(np.where(self.is_sme_, s, 0.0).max()) if len(s) else 0.0
-        return top, (self._best_smes(s, min(self.candidates, len(self.firms_))) if self.use_text else None)
+        if not self.use_text:
+            return top, None
+        pool = self._best_smes(s, min(self.candidates, len(self.firms_)))
+        if qname == "prf" and self.use_graph and (self.rel_.nnz or self.rivals_.nnz):
+            # drawn here from the scores at hand; used by _candidates for brief demands only
+            # (the kind is known later)
+            pool = pool.view(_TextPool)
+            pool.related = self._relation_pool(s)
+        return top, pool
+
+    # (Q5) how many firms the relation pool adds at most
+    RELATION_POOL = 50
+
+    def _relation_pool(self, s: np.ndarray) -> np.ndarray:
+        """The SMEs most related to the firms that a whole-corpus text score finds: a field
+        call (储能, 3C数码) is answered by well-known groups whose profiles list product names
+        and patents, not the field, while their partners' and rivals' profiles (relations.csv:
+        supply, competition, holdings from the news) do name it: the sum of the related firms'
+        scores, over the weighted relations (rel_) and the rivals (rivals_, weight 1). Measured
+        on ickg-industry (bench/fit_weights.py and a scratch recall count): spread from the
+        feedback scores it brings ~330 judged firms into the candidates (~33 more per demand),
+        spread from the whole-profile or BM25 scores fewer."""
+        s = np.where(self.is_sme_, s, 0.0).astype(np.float64)
+        spread = self.rel_ @ s + self.rivals_ @ s
+        return self._best_smes(spread, min(self.RELATION_POOL, len(self.firms_)))
 
     def _best_smes(self, s: np.ndarray, k: int) -> np.ndarray:
         """The SMEs with a positive score among the ``k`` best by ``s``: the set that
@@ -1482,6 +1556,8 @@ class Matcher:
         if text_pools is None:
             text_pools = self._text_pools(st)
         pools.extend(text_pools)
+        if st.get("kind") == "brief":  # (Q5) the relation pool (_scored_pool, _relation_pool)
+            pools.extend(p.related for p in text_pools if getattr(p, "related", None) is not None)
         for vec in (st["ppr"], st["cf"], st["two_hop"], st["supsim"]) if self.use_graph else ():
             pools.append(vec.top(k, self.is_sme_))
         pools.append(self._chain_pool(st))
@@ -1676,6 +1752,9 @@ class Matcher:
             np.asarray((cover @ present.T).todense()).ravel(), np.asarray((allwords @ present.T).todense()).ravel(),
             np.diff(allwords.indptr) > 0, self.rel_deg_[fi])
         X[:, _BOTH] = X[:, 10] * X[:, 11]  # (Q3) t_both, as in _features
+        brief = bank["kinds"].get("brief")
+        if brief is not None and len(brief):  # (Q5) g_relnb, as in _features (brief calls only)
+            X[brief, _RELNB] = self._relation_text(fi, Q["all"][brief], bank["max_all"][brief])
         X[:, self._ablated_columns()] = 0.0
         return X
 
@@ -1714,6 +1793,8 @@ class Matcher:
                                                     sp.csr_matrix((1, n))]))
             self.rel_ = sp.csr_matrix(sp.vstack([sp.hstack([self.rel_, sp.csr_matrix((n - 1, 1))]),
                                                  sp.csr_matrix((1, n))]))
+            self.rivals_ = sp.csr_matrix(sp.vstack([sp.hstack([self.rivals_, sp.csr_matrix((n - 1, 1))]),
+                                                    sp.csr_matrix((1, n))]))  # (Q5)
             self.supply_deg_ = np.append(self.supply_deg_, 0.0)
             self.rel_deg_ = np.append(self.rel_deg_, 0.0)
         # graph score of a new firm from its neighbours (the compiled matrix is not rebuilt)

@@ -458,3 +458,38 @@ def test_leader_part_is_shared_by_its_demands_and_recomputed_after_a_firm_change
     monkeypatch.setattr(R, "_POOL", [os.getpid(), closed])
     late = Matcher().fit([s3 if f["credit_code"] == "S3" else f for f in FIRMS], DEMANDS + [d4], RELATIONS)
     assert [x.to_dict() for x in late.rank_smes("D4", top=5)] == fresh_top
+
+
+def test_relation_pool_and_g_relnb_reach_a_related_firm_for_a_brief_call():
+    """(Q5) A brief field call also draws the SMEs related to the firms its feedback terms
+    find (Matcher._relation_pool; rivals count): a group whose profile names only products is
+    found through its rival's profile; g_relnb reads how well its related SMEs match, in both
+    directions, for brief calls only."""
+    import numpy as np
+    from matchmaker.rank import FEATURES
+    firms = FIRMS + [
+        firm("R1", "青岛储能电池科技有限公司", products="储能电池；储能变流器；储能系统集成"),
+        firm("R2", "青岛海拓集团有限公司", products="X9系列；Q5型号"),
+    ]
+    brief = {**DEMANDS[0], "demand_id": "B1", "title": "储能领域合作企业征集", "description": "",
+             "specs": "", "chains": [], "leader": None}
+    rels = RELATIONS + [{"firm_a": "R1", "firm_b": "R2", "relation": "竞争", "year": None}]
+    m = Matcher().fit(firms, DEMANDS + [brief], rels)
+    r1, r2 = m.firm_pos_["R1"], m.firm_pos_["R2"]
+    st = m._state(m.demand_pos_["B1"])
+    assert st["kind"] == "brief"
+    related = [p.related for p in st["_text_pools"] if getattr(p, "related", None) is not None]
+    assert len(related) == 1 and r2 in related[0]
+    assert r2 in m._candidates(st)
+    g, t_all = FEATURES.index("g_relnb"), FEATURES.index("t_all")
+    X = m._features(st, np.array([r1, r2]))
+    assert X[1, g] > 0 and X[1, t_all] == 0.0
+    for fi in (r1, r2):
+        assert np.allclose(m._firm_features(fi), _per_pair_features(m, fi), atol=1e-6)
+    # a detailed demand does not read it
+    X = m._features(m._state(m.demand_pos_["D1"]), np.array([r1, r2]))
+    assert (X[:, g] == 0.0).all()
+    # without the relation the group reads 0
+    m0 = Matcher().fit(firms, DEMANDS + [brief], RELATIONS)
+    X = m0._features(m0._state(m0.demand_pos_["B1"]), np.array([r1, r2]))
+    assert (X[:, g] == 0.0).all()
