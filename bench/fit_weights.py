@@ -102,8 +102,9 @@ def c_for(C, kind):
 SMALL_KIND = 100
 # Columns each kind may do without (chosen by its cross-validation, see choose_C, in this
 # order, each tested with the ones dropped before it): t_both was added for the detailed
-# demands of handwritten-dev, g_relnb for the brief calls of ickg-industry.
-OPTIONAL_COLUMNS = ("t_both", "g_relnb")
+# demands of handwritten-dev, g_relnb for the brief calls of ickg-industry, t_concept
+# for the detailed demands of handwritten-dev.
+OPTIONAL_COLUMNS = ("t_both", "g_relnb", "t_concept")
 
 
 def _cv_mean(sub, kind, spec, qrels_by_set, difficulty, reps):
@@ -131,24 +132,33 @@ def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise"
         sub = [r for r in rows if r[6] == kind]
         small = reps and len({(r[0], r[1]) for r in sub}) < SMALL_KIND
         best = None
-        for model in models:
-            for c in grid:
-                m = _cv_mean(sub, kind, [model, c], qrels_by_set, difficulty, reps if small else 0)
-                print(f"  {kind:9s} {model:9s} C {c:<5} cv nDCG@10 {m:.4f}", flush=True)
-                if best is None or m > best[0] + 1e-9:
-                    best = (m, [model, c])
-        # a column added for one kind of demand is kept by another kind only if its
-        # cross-validation (same folds) is better with it than without it (each column
-        # tested with those dropped before it)
-        model, c = best[1]
-        dropped: list[str] = []
-        for f in OPTIONAL_COLUMNS:
-            m = _cv_mean(sub, kind, [model, c, dropped + [f]], qrels_by_set, difficulty, reps if small else 0)
-            print(f"  {kind:9s} {model:9s} C {c:<5} without {', '.join(dropped + [f])}: cv nDCG@10 {m:.4f}",
-                  flush=True)
-            if m > best[0] + 1e-9:
-                dropped.append(f)
-                best = (m, [model, c, list(dropped)])
+        # the grid is run with every column and with no optional column (a column that only
+        # hurts a kind would otherwise decide its model and C: t_concept chose brief's C
+        # when it was in); then each optional column in turn is dropped, or added back, where
+        # the kind's cross-validation (same folds) is better so: a column added for one kind
+        # of demand is kept by another kind only if it helps there
+        for start in ([], list(OPTIONAL_COLUMNS)):
+            top = None
+            for model in models:
+                for c in grid:
+                    m = _cv_mean(sub, kind, [model, c, start], qrels_by_set, difficulty, reps if small else 0)
+                    print(f"  {kind:9s} {model:9s} C {c:<5} without [{', '.join(start)}] cv nDCG@10 {m:.4f}",
+                          flush=True)
+                    if top is None or m > top[0] + 1e-9:
+                        top = (m, [model, c, list(start)])
+            model, c, dropped = top[1]
+            for f in OPTIONAL_COLUMNS:
+                trial = [g for g in dropped if g != f] if f in dropped else dropped + [f]
+                m = _cv_mean(sub, kind, [model, c, trial], qrels_by_set, difficulty, reps if small else 0)
+                print(f"  {kind:9s} {model:9s} C {c:<5} without [{', '.join(trial)}]: cv nDCG@10 {m:.4f}",
+                      flush=True)
+                if m > top[0] + 1e-9:
+                    dropped = trial
+                    top = (m, [model, c, list(trial)])
+            if best is None or top[0] > best[0] + 1e-9:
+                best = top
+        if not best[1][2]:
+            best = (best[0], best[1][:2])
         out[kind] = best[1]
     return out
 

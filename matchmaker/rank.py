@@ -28,6 +28,8 @@ import numpy as np
 import rjieba
 import scipy.sparse as sp
 
+from .concepts import ConceptSpace
+from .concepts import cosines as concept_cosines
 from .graph import RELATION_WEIGHTS, ChainGraph
 from .index import (FieldIndex, TokenIds, _small_counts, count_matrix, keep_columns, release_free_heap,
                     split_words_bigrams, stack_rows)
@@ -73,6 +75,10 @@ FEATURES = (
     # the summed whole-profile cosines of its related SMEs, relative to the best firm's (a
     # group whose profile lists product names is known by the company it keeps)
     "g_relnb",
+    # (Q6) cosine of the firm with the demand's feedback query in the profiles' latent
+    # concepts (LSA, matchmaker/concepts.py): a capability written in other words sits near
+    # the demand's words there (grade-1 tails, and the asked capability against decoys)
+    "t_concept",
 )
 # The two sides of the blend, for ablations (Matcher(use_text=False) / (use_graph=False)):
 # what the texts say, and where the firm sits in the chain graph and among partners.
@@ -87,6 +93,7 @@ _PRIOR_PART = np.array([f in ("chain", "chain_prof", "tier", "local") for f in F
 _PRESENCE_COLS = [FEATURES.index(f) for f in ("t_cover", "t_allwords", "g_reldeg")]
 _BOTH = FEATURES.index("t_both")
 _RELNB = FEATURES.index("g_relnb")
+_CONCEPT = FEATURES.index("t_concept")
 
 # Firm fields and how they are put together into the whole profile (repetition = weight:
 # what a firm makes and masters counts above its marketing prose).
@@ -240,7 +247,7 @@ _DEFAULT_WEIGHTS = {
     "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
     "coef": [3.0, 1.0, 1.0, 1.0, 0.3, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5,
              1.0, 1.0, 0.3, 0.1, 0.3, 0.3, 0.1, 0.05, 0.0, 0.0, 0.0, 1.0, 0.3,
-             0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # one per FEATURES column (g_supsim, t_cover, t_allwords, g_reldeg, t_both, g_relnb)
+             0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # one per FEATURES column (g_supsim, t_cover, t_allwords, g_reldeg, t_both, g_relnb, t_concept)
     "intercept": -3.0,
 }
 
@@ -592,12 +599,15 @@ class Matcher:
     (``ablations`` in weights.json, see bench/fit_weights.py), else the full blend with the
     other side's weights dropped. Priors (chain, tier, locality) stay in both.
     supplier_terms: terms kept from the leader's known suppliers' profiles (feature g_supsim).
+    concept_dims, concept_docs: dimensions of the profiles' latent concept space (feature
+    t_concept; one int8 per dimension and firm) and the most firms its SVD is fitted on.
     """
 
     def __init__(self, weights=None, candidates: int = 200, prf_docs: int = 5, prf_terms: int = 30,
                  syn_weight: float = 0.5, use_bigrams: bool = True, alpha: float = 0.5,
                  graph_keep: int = 5000, template_df: float = 0.3, use_text: bool = True,
-                 use_graph: bool = True, supplier_terms: int = 100):
+                 use_graph: bool = True, supplier_terms: int = 100, concept_dims: int = 32,
+                 concept_docs: int = 20000):
         self.weights = weights
         self.use_text = use_text
         self.use_graph = use_graph
@@ -610,6 +620,8 @@ class Matcher:
         self.alpha = alpha
         self.graph_keep = graph_keep
         self.template_df = template_df
+        self.concept_dims = concept_dims
+        self.concept_docs = concept_docs
 
     # ------------------------------------------------------------------ fitting
     def fit(self, firms: Sequence[dict], demands: Sequence[dict], relations: Sequence[dict] = (),
@@ -651,6 +663,7 @@ class Matcher:
                                  row_only=self._BASE_FIELDS).fit_counts(counts, tokens, consume=True)
         del counts
         self._refresh_firm_arrays(firms)
+        self._fit_concepts()
 
         # kept compact, as the firms; the passes below read the caller's dicts
         self.relations_ = Records.of(relations)
@@ -894,6 +907,20 @@ class Matcher:
         rows = np.concatenate([fc.row[keep], np.full(len(chains), pos)])
         cols = np.concatenate([fc.col[keep], [self.chain_pos_[c] for c in chains]]).astype(np.int64)
         self._set_firm_chains(rows, cols)
+
+    def _fit_concepts(self) -> None:
+        """(Q6) The latent concept space of the whole profiles, fitted on an evenly spaced
+        sample of at most ``concept_docs`` firms, and every firm's int8 concept vector
+        (``concept_dims`` bytes per firm), projected block by block (no whole weighted
+        matrix at once)."""
+        idx = self.index_
+        n = len(self.firms_)
+        sample = np.unique(np.linspace(0, n - 1, min(n, self.concept_docs)).astype(np.int64)) if n else np.zeros(0, np.int64)
+        self.concepts_ = ConceptSpace(self.concept_dims).fit(idx.rows("all", sample))
+        block = 20000
+        self.firm_concepts_ = np.vstack(
+            [self.concepts_.transform(idx.rows("all", np.arange(a, min(a + block, n)))) for a in range(0, n, block)]
+            or [np.zeros((0, self.concepts_.components_.shape[0]), dtype=np.int8)])
 
     def _chain_vec(self, v: np.ndarray) -> np.ndarray:
         """A demand's cached chain vector, padded to chains added since it was computed."""
@@ -1233,6 +1260,7 @@ class Matcher:
                 qv["prf"] = v / norm
         st["q"] = qv
         prf = self._submit(self._scored_pool, "prf", qv["prf"])
+        st["concept"] = self.concepts_.transform(qv["prf"])[0]  # (Q6) t_concept
         # (Q) presence queries for t_cover / t_allwords: read against a firm's 0/1 "all" row
         qv["cover"], qv["allwords"] = self._presence_queries(words, bigrams)
         st["max_all"] = float(base_sme.max()) if len(base_sme) else 0.0
@@ -1395,6 +1423,7 @@ class Matcher:
         X[:, _BOTH] = X[:, 10] * X[:, 11]  # (Q3) t_both
         if st.get("kind") == "brief":  # (Q5) g_relnb, read for brief calls only
             X[:, _RELNB] = self._relation_text(firm_idx, q["all"], st["max_all"], self._all_cols(st))
+        X[:, _CONCEPT] = concept_cosines(self.firm_concepts_[firm_idx], st["concept"])  # (Q6)
         X[:, self._ablated_columns()] = 0.0
         return X
 
@@ -1687,6 +1716,7 @@ class Matcher:
             "graph": {name: graph_cols(name) for name in ("ppr", "cf", "rel", "two_hop", "supsim")},
             "cvec": np.vstack([self._chain_vec(st["cvec"]) for st in states]),
             "prof": np.vstack([self._chain_vec(st["prof"]) for st in states]),
+            "concept": np.vstack([st["concept"] for st in states]),  # (Q6) t_concept
             "kinds": {kind: np.array(rows) for kind, rows in kinds.items()},
             "open": np.array([(d.get("status") or "open") == "open" for d in self.demands_]),
         }
@@ -1755,6 +1785,7 @@ class Matcher:
         brief = bank["kinds"].get("brief")
         if brief is not None and len(brief):  # (Q5) g_relnb, as in _features (brief calls only)
             X[brief, _RELNB] = self._relation_text(fi, Q["all"][brief], bank["max_all"][brief])
+        X[:, _CONCEPT] = concept_cosines(bank["concept"], self.firm_concepts_[fi])  # (Q6), exact integers
         X[:, self._ablated_columns()] = 0.0
         return X
 
@@ -1783,6 +1814,12 @@ class Matcher:
             grow = 0
         self.name_to_code_[rec.get("name", "")] = rec["credit_code"]
         self._update_firm_arrays(pos, rec)
+        # (Q6) the firm's concept vector (the concept space itself is not refitted)
+        vec = self.concepts_.transform(self.index_.rows("all", [pos]))
+        if pos == len(self.firm_concepts_):
+            self.firm_concepts_ = np.vstack([self.firm_concepts_, vec])
+        else:
+            self.firm_concepts_[pos] = vec[0]
         for st in self._dstate:
             if st is not None:
                 st.pop("_text_pools", None)  # candidates by text change with the index
