@@ -1259,7 +1259,11 @@ class Matcher:
                 norm = math.sqrt(float(v.multiply(v).sum())) or 1.0
                 qv["prf"] = v / norm
         st["q"] = qv
-        prf = self._submit(self._scored_pool, "prf", qv["prf"])
+        # the relation pool serves brief demands only: not drawn (a sparse product and a
+        # top-k over every firm, ~10 ms CPU at 1M) for one that demand_kind will call detailed
+        # whatever its leader's partners
+        detailed = bool((d.get("specs") or "").strip()) or self._n_words(q_tokens) >= 25
+        prf = self._submit(self._scored_pool, "prf", qv["prf"], not detailed)
         st["concept"] = self.concepts_.transform(qv["prf"])[0]  # (Q6) t_concept
         # (Q) presence queries for t_cover / t_allwords: read against a firm's 0/1 "all" row
         qv["cover"], qv["allwords"] = self._presence_queries(words, bigrams)
@@ -1285,10 +1289,15 @@ class Matcher:
             if len(pre):
                 st["_prefetch"] = (pre, self._text_values(st, pre))
         st.update(graph.result())
-        st["n_words"] = len({t for t in q_tokens if not t.startswith(BIGRAM_PREFIX)})
+        st["n_words"] = self._n_words(q_tokens)
         st["kind"] = self.demand_kind(d, st)
         st["q_len"] = math.log1p(len(set(q_tokens)))
         return st
+
+    @staticmethod
+    def _n_words(q_tokens: list[str]) -> int:
+        """Distinct words (not character pairs) of a demand's query tokens (demand_kind)."""
+        return len({t for t in q_tokens if not t.startswith(BIGRAM_PREFIX)})
 
     def _add_demand(self, d: dict, lazy: bool = False) -> int:
         d = dict(d)
@@ -1505,17 +1514,18 @@ class Matcher:
         st["_text_pools"] = pools
         return pools
 
-    def _scored_pool(self, qname: str, q: sp.csr_matrix) -> tuple[float, np.ndarray | None]:
+    def _scored_pool(self, qname: str, q: sp.csr_matrix, related: bool = True) -> tuple[float, np.ndarray | None]:
         """(the best SME's score, the text candidate pool) of a query's whole-corpus scores
         ("bm25": BM25, else cosines over "all"), computed on a worker thread beside the rest
-        of a demand's state."""
+        of a demand's state. ``related``: also draw the relation pool from the feedback
+        scores (False when the demand cannot be a brief one)."""
         idx = self.index_
         s = (idx.bm25_scores("all", q) if qname == "bm25" else idx.scores("all", q)).ravel()
         top = float(np.where(self.is_sme_, s, 0.0).max()) if len(s) else 0.0
         if not self.use_text:
             return top, None
         pool = self._best_smes(s, min(self.candidates, len(self.firms_)))
-        if qname == "prf" and self.use_graph and (self.rel_.nnz or self.rivals_.nnz):
+        if qname == "prf" and related and self.use_graph and (self.rel_.nnz or self.rivals_.nnz):
             # drawn here from the scores at hand; used by _candidates for brief demands only
             # (the kind is known later)
             pool = pool.view(_TextPool)
