@@ -265,7 +265,9 @@ class _TaxonomyView:
             return default
         try:
             return fn(*args) if callable(fn) else fn
-        except Exception:
+        except LookupError:
+            # an unknown chain or segment reads as none; any other error is a bug in the
+            # taxonomy and must surface, not show up as quietly weaker rankings
             return default
 
     def terms(self) -> list[str]:
