@@ -1271,6 +1271,8 @@ class Matcher:
         qv["cover"], qv["allwords"] = self._presence_queries(words, bigrams)
         st["max_all"] = float(base_sme.max()) if len(base_sme) else 0.0
         del base, base_sme
+        # what reasons read of the demand whatever the firm, while the text pools' jobs run
+        self._reason_state(st, seeds)
         # each whole-corpus score vector is computed once, with its text candidate pool
         # (200k floats each, not kept)
         st["max_bm25"], bm25_pool = bm25.result()
@@ -1859,22 +1861,56 @@ class Matcher:
                     st["ppr"].set(pos, self.graph_.neighbour_score(pr, rec["credit_code"]))
 
     # ------------------------------------------------------------------ reasons
+    def _reason_state(self, st: dict, seeds: Mapping[str, float]) -> None:
+        """What the reasons of any firm read of a demand, made once per demand (else by its
+        first row): the demand text's word bounds, two-character pieces and separators, its
+        queries' sorted columns, its seeds' graph rows and their segment / term neighbours.
+        ``_demand_state`` makes them while the main thread would wait on its jobs, so that a
+        first ranking's reasons start with the firms' own work (the same values either way)."""
+        dnorm = st["_text"][1]
+        if "_bounds" not in st:
+            st["_bounds"] = _word_bounds(dnorm)
+        _bigram_starts(dnorm)
+        _separators(dnorm)
+        self._query_cols(st)
+        g = self.graph_
+        if not g.extra_:
+            self._seed_rows(st, seeds)
+            if "_via_rows" not in st:
+                st["_via_rows"] = self._seed_neighbours(seeds, by_row=True)
+
+    def _seed_rows(self, st: dict, seeds: Mapping[str, float]) -> dict:
+        """The demand's seeds by graph row: {row: (seed name, weight)} (kept in the state)."""
+        seed_rows = st.get("_seed_rows")
+        if seed_rows is None:
+            g = self.graph_
+            seed_rows = st["_seed_rows"] = {g.node_index_[s]: (s, w) for s, w in seeds.items()
+                                            if s in g.node_index_}
+        return seed_rows
+
+    @staticmethod
+    def _query_cols(st: dict) -> tuple[list, np.ndarray]:
+        """([(sorted columns, their weights) of the "all" and "syn" queries], the union of
+        their columns), kept in the state: a lookup per firm, not a set intersection."""
+        qs = st.get("_qcols")
+        if qs is None:
+            qs = []
+            for qname in ("all", "syn"):
+                q = st["q"][qname]
+                order = np.argsort(q.indices, kind="stable")
+                qs.append((q.indices[order], q.data[order]))
+            st["_qcols"] = qs
+        any_cols = st.get("_qcols_any")
+        if any_cols is None:
+            any_cols = st["_qcols_any"] = np.union1d(qs[0][0], qs[1][0])
+        return qs, any_cols
+
     def _term_weights(self, st: dict, fi: int) -> tuple[dict[str, float], dict[str, float]]:
         """What each shared token adds to the pair's whole-profile cosine: tokens of the demand
         itself, and tokens the firm shares only with the demand's expansions."""
         idx = self.index_
         names = idx.feature_names("all")
-        # the query's columns sorted once per demand (a lookup per firm, not a set intersection)
-        qs = st.get("_qcols")
-        if qs is None:
-            qs = st["_qcols"] = []
-            for qname in ("all", "syn"):
-                q = st["q"][qname]
-                order = np.argsort(q.indices, kind="stable")
-                qs.append((q.indices[order], q.data[order]))
-        any_cols = st.get("_qcols_any")
-        if any_cols is None:
-            any_cols = st["_qcols_any"] = np.union1d(qs[0][0], qs[1][0])
+        qs, any_cols = self._query_cols(st)
         # (M3: "all" is kept as counts) only the entries in the queries' columns are
         # weighted: a few dozen of the firm's hundreds, the same values
         cols, vals = idx.row_entries("all", fi, only=any_cols)
@@ -2004,10 +2040,7 @@ class Matcher:
             adj = g.adj_
             lo, hi = adj.indptr[i], adj.indptr[i + 1]
             js, ws = adj.indices[lo:hi].tolist(), adj.data[lo:hi].tolist()
-            seed_rows = st.get("_seed_rows")
-            if seed_rows is None:
-                seed_rows = st["_seed_rows"] = {g.node_index_[s]: (s, w) for s, w in seeds.items()
-                                                if s in g.node_index_}
+            seed_rows = self._seed_rows(st, seeds)
             direct = []
             for j, ew in zip(js, ws):
                 hit = seed_rows.get(j)

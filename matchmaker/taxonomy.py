@@ -213,9 +213,13 @@ class Taxonomy:
         if not k:
             return []
         hits: dict[str, float] = {}
-        for p, sid in self._problem_keys:
-            if len(p) < 2:
-                continue
+        heads, names = self._text_index()
+        # (speed, same result) a problem phrase, written whole or gapped, starts with its first
+        # two characters: only the phrases whose first two occur in the text are tried, in
+        # their order (a demand's first ranking waited ~1 ms on the ~1,700 phrases)
+        tried = sorted({i for j in range(len(k) - 1) for i in heads.get(k[j:j + 2], ())})
+        keys = self._problem_keys
+        for p, sid in (keys[i] for i in tried):
             if p in k:
                 w = 1.0
             elif _gapped(p, k):
@@ -224,14 +228,29 @@ class Taxonomy:
                 continue
             # A generic complaint (寿命短) names many segments; a specific one (叫不醒) few.
             hits[sid] = hits.get(sid, 0.0) + w / self._problem_df[p]
-        for s in self.segments.values():
-            if len(s.name) >= 3 and norm(s.name) in k:
-                hits[s.id] = hits.get(s.id, 0.0) + 0.5
+        for sid, name in names:
+            if name in k:
+                hits[sid] = hits.get(sid, 0.0) + 0.5
         if not hits:
             return []
         best = max(hits.values())
         order = sorted((i for i in hits if hits[i] >= 0.5 * best), key=lambda i: (-hits[i], i))
         return [self.segments[i] for i in order[:top]]
+
+    def _text_index(self) -> tuple[dict, tuple]:
+        """For :meth:`segments_for_text`, made on first use: the positions in
+        ``_problem_keys`` of the phrases (two characters or more) by their first two
+        characters, and the (id, normalised name) of the segments named by three or more."""
+        got = self.__dict__.get("_text_idx")
+        if got is None:
+            heads: dict[str, list[int]] = {}
+            for i, (p, _) in enumerate(self._problem_keys):
+                if len(p) >= 2:
+                    heads.setdefault(p[:2], []).append(i)
+            names = tuple((s.id, norm(s.name)) for s in self.segments.values() if len(s.name) >= 3)
+            got = (heads, names)
+            object.__setattr__(self, "_text_idx", got)
+        return got
 
     # -- supply -------------------------------------------------------------------------
     def suppliers_of(self, segment_id: str) -> list[str]:
