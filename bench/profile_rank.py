@@ -125,8 +125,8 @@ def stages(matcher, ids, top: int, cold: bool = False) -> None:
             s = matcher._score(X, st)
             order = np.argsort(-s, kind="stable")[:top]
             marks.append((time.perf_counter(), time.process_time()))
-            for i in order:
-                matcher._reasons(d, st, int(cand[i]), X[i])
+            # as rank_smes builds them (the shown rows' term weights read at once)
+            matcher._reasons_of(d, st, [int(cand[i]) for i in order], X[order])
             marks.append((time.perf_counter(), time.process_time()))
             steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]
             steps.insert(1, tuple(spent["pagerank"]))

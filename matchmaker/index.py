@@ -559,6 +559,37 @@ class FieldIndex:
         out = self.matrices_[field][docs] if src is None else self.derived_rows(src, docs)[field]
         return out if cols is None else only_columns(out, cols)
 
+    def rows_and_derived(self, field: str, docs, cols: np.ndarray | None = None) -> dict[str, sp.csr_matrix]:
+        """``{field: rows(field, docs, cols=cols), **derived_rows(field, docs, base=that)}``, the
+        same matrices, from one read of the stored counts: the counts are taken as stored
+        instead of recovered from the weights, and each entry's ``(1 + ln tf) * idf`` is
+        computed once for the field and its derived fields."""
+        docs = np.atleast_1d(np.asarray(docs, dtype=np.int64))
+        if field not in self.counts_:
+            base = self.rows(field, docs, cols=cols)
+            return {field: base, **self.derived_rows(field, docs, base=base)}
+        mat = self.counts_[field][docs]
+        if cols is not None:
+            mat = only_columns(mat, cols)
+        r = _row_ids(mat)
+        d = docs[r]
+        idx = mat.indices
+        tf = mat.data.astype(np.float32)
+        u = self._sublinear_idf(field, tf, idx)  # (a new array: tf is kept)
+        vals = (u.astype(np.float64) / self.row_norm_[field][d]).astype(np.float32)
+        out = {field: sp.csr_matrix((vals, idx, mat.indptr), shape=mat.shape)}
+        if field in self.bm25_fields:
+            out["bm25"] = sp.csr_matrix((self._bm25_weights(field, tf, d, idx), idx, mat.indptr), shape=mat.shape)
+        derived = [f for f, src in self._derived().items() if src == field]
+        if derived:
+            big = self.is_bigram_[field][idx]
+            for name in derived:
+                keep = big == self.SPLITS[name]
+                v = (u[keep].astype(np.float64) / self.split_norm_[name][d[keep]]).astype(np.float32)
+                indptr = np.concatenate([[0], np.cumsum(np.bincount(r[keep], minlength=len(docs)))])
+                out[name] = sp.csr_matrix((v, idx[keep], indptr), shape=mat.shape)
+        return out
+
     def row_entries(self, field: str, doc: int, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(columns, float32 weights) of one document's TF-IDF row, as :meth:`rows` gives
         them, without building a matrix (read for each firm whose reasons are shown).
@@ -684,6 +715,28 @@ class FieldIndex:
             self._sublinear_idf(src or field, tf, cols, out=tf)
             tf = _l2_row(tf)
         return _one_row(tf, cols, len(self.vectorizers_[src or field].vocabulary_))
+
+    def query_family(self, field: str, tokens: Sequence[str]) -> dict[str, sp.csr_matrix]:
+        """``transform(field, [tokens])``, ``transform(f, [its tokens])`` for each field ``f``
+        derived from ``field`` (its words or its bigrams: ``split_words_bigrams(tokens)``) and
+        ``bm25_query(field, [tokens])`` under the key "bm25": the same rows from one count
+        of ``tokens`` (a derived field's tokens are counted in its own columns only)."""
+        cols, tf = self._query_counts(field, tokens)
+        width = len(self.vectorizers_[field].vocabulary_)
+        out = {"bm25": _one_row(np.ones(len(cols), dtype=np.float32), cols, width)}
+        for name, src in self._derived().items():
+            if src == field:
+                keep = self.is_bigram_[field][cols] == self.SPLITS[name]
+                out[name] = self._tfidf_row(field, cols[keep], tf[keep], width)
+        out[field] = self._tfidf_row(field, cols, tf, width)
+        return out
+
+    def _tfidf_row(self, field: str, cols: np.ndarray, tf: np.ndarray, width: int) -> sp.csr_matrix:
+        """:meth:`query_row`'s steps from a query's counts (``tf``, float32, overwritten)."""
+        if len(cols):
+            self._sublinear_idf(field, tf, cols, out=tf)
+            tf = _l2_row(tf)
+        return _one_row(tf, cols, width)
 
     def transform(self, field: str, token_lists: Sequence[list[str]]) -> sp.csr_matrix:
         if len(token_lists) == 1:

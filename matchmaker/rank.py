@@ -447,7 +447,7 @@ def _shared_spans(a: str, b: str) -> list[tuple[int, int]]:
         return []
     # where a shared span can start: the positions of the demand's (``a``, the same for every
     # firm) two-character pieces that the firm's text contains
-    hits = sorted(i for bg, pos in _bigram_starts(a) if bg in b for i in pos)
+    hits = sorted([i for bg, pos in _bigram_starts(a) if bg in b for i in pos])
     runs = []
     n, prev_end = len(a), -1
     for i in hits:
@@ -532,6 +532,34 @@ def _in_positions(rows: sp.csr_matrix, cols: np.ndarray) -> sp.csr_matrix:
     products), with nothing vocabulary-wide allocated."""
     return sp.csr_matrix((rows.data, np.searchsorted(cols, rows.indices), rows.indptr),
                          shape=(rows.shape[0], len(cols)))
+
+
+try:  # scipy's kernel of ``csr @ vector``, private: without it the matrix is built
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover
+    _csr_matvec = None
+
+
+def _csr_dot(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``csr_matrix((data, indices, indptr)) @ v``: the kernel that scipy's product calls, with
+    the same arguments and output type, without building and validating the matrix (which
+    costs more than the product over a ranking's few thousand entries)."""
+    n = len(indptr) - 1
+    if _csr_matvec is None:
+        return sp.csr_matrix((data, indices, indptr), shape=(n, len(v))) @ v
+    out = np.zeros(n, dtype=np.result_type(data.dtype, v.dtype))
+    _csr_matvec(n, len(v), indptr, indices.astype(indptr.dtype, copy=False), data, v, out)
+    return out
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a 1-D array (its distinct values, ascending, same dtype) by a sort:
+    numpy 2's hash-based ``np.unique`` costs 4-8x more on a ranking's few hundred to few
+    thousand firm positions or columns (~1 ms a first ranking in all)."""
+    a = np.sort(a, kind="quicksort")
+    if len(a) > 1:
+        a = a[np.concatenate(([True], a[1:] != a[:-1]))]
+    return a
 
 
 def _column_sums(mat: sp.csr_matrix, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1222,15 +1250,19 @@ class Matcher:
         seeds = self._seeds(d, title, body)
         lead = self._submit(self._leader_state, self.firm_pos_.get(d.get("leader")))
         graph = self._submit(self._graph_state, d, seeds)
-        qv = {}
-        # (and the whole-corpus BM25 scores, which need nothing else of the state)
-        qv["bm25"] = idx.bm25_query("all", [q_tokens])
-        bm25 = self._submit(self._scored_pool, "bm25", qv["bm25"])
-        for fld in ("all", "pt", "desc", "seg", "name"):
-            qv[fld] = idx.transform(fld, [q_tokens])
+        # the whole-profile, words, bigrams and BM25 query rows from one count of the tokens
+        qv = idx.query_family("all", q_tokens)
         words, bigrams = split_words_bigrams(q_tokens)
-        qv["words"] = idx.transform("words", [words])
-        qv["bigrams"] = idx.transform("bigrams", [bigrams])
+        if "words" not in qv:
+            qv["words"] = idx.transform("words", [words])
+        if "bigrams" not in qv:
+            qv["bigrams"] = idx.transform("bigrams", [bigrams])
+        # (and the whole-corpus BM25 scores, which need nothing else of the state)
+        bm25 = self._submit(self._scored_pool, "bm25", qv["bm25"])
+        # (the whole-profile scores on a worker thread while the other queries are made)
+        all_scores = self._submit(idx.scores, "all", qv["all"])
+        for fld in ("pt", "desc", "seg", "name"):
+            qv[fld] = idx.transform(fld, [q_tokens])
         qv["title"] = idx.transform("all", [title + title])
         src: dict[str, str] = {}
         exp = self._expansions(d, q_tokens, src)
@@ -1242,7 +1274,7 @@ class Matcher:
         # (its whole-corpus scores and candidate pool, beside the rest)
         syn = self._submit(self._scored_pool, "syn", qv["syn"]) if self.use_text else None
         # pseudo-relevance feedback: the terms that the best text matches share
-        base = idx.scores("all", qv["all"]).ravel()
+        base = all_scores.result().ravel()
         # each whole-corpus score vector is computed once: the text candidate pools are
         # drawn here from the vectors the state needs anyway (200k floats each, not kept)
         # (the whole-profile pool on a worker thread while the feedback query is made)
@@ -1293,7 +1325,7 @@ class Matcher:
             if self.use_graph:
                 k = min(self.candidates, len(self.firms_))
                 known += [st[v].top(k, self.is_sme_) for v in ("cf", "two_hop", "supsim")]
-            pre = np.unique(np.concatenate(known))
+            pre = _unique(np.concatenate(known))
             pre = pre[self.is_sme_[pre]]
             if len(pre):
                 st["_prefetch"] = (pre, self._text_values(st, pre))
@@ -1338,7 +1370,8 @@ class Matcher:
             if not qf.nnz:
                 return np.zeros(n, dtype=np.float32)
             # only the query's columns of the rows are computed: the same sums (_in_positions)
-            return _in_positions(idx.rows(field, firm_idx, cols=qf.indices), qf.indices) @ qf.data
+            r = idx.rows(field, firm_idx, cols=qf.indices)
+            return _csr_dot(r.indptr, np.searchsorted(qf.indices, r.indices), r.data, qf.data)
         # the fields scored over their own vocabularies (rows computed when read, mostly
         # numpy) on a worker thread beside the "all" family below
         fields = ("pt", "desc", "seg", "name")
@@ -1349,28 +1382,49 @@ class Matcher:
         # and "words", "bigrams" and BM25, computed entry by entry from them, then cost a
         # few thousand entries instead of the ~300k of ~700 whole profiles
         cols = self._all_cols(st)
-        rows = {"all": idx.rows("all", firm_idx, cols=cols)}
-        rows.update(idx.derived_rows("all", firm_idx, base=rows["all"]))
+        rows = idx.rows_and_derived("all", firm_idx, cols=cols)
+        base = rows["all"]
         # each query as a dense vector over ``cols`` and each row set with its columns as
         # positions in ``cols``: one CSR product per feature over a few thousand entries. The
         # row entries outside a query's columns add +0.0 to a sum of non-negative products,
-        # which leaves it equal to the bit (_in_positions)
-        at = {}
+        # which leaves it equal to the bit (_in_positions). The positions are searched once:
+        # BM25's entries are the "all" rows' own, in order, and "words" / "bigrams" split
+        # them by the bigram flag, in order (index.derived_rows)
+        pos = np.searchsorted(cols, base.indices)
+        at = {"all": pos}
+        if "bm25" in rows and rows["bm25"].nnz == base.nnz:
+            at["bm25"] = pos
+        big = None
+        for name, flag in idx.SPLITS.items():
+            if name in rows and idx._derived().get(name) == "all":
+                big = idx.is_bigram_["all"][base.indices] if big is None else big
+                sub = pos[big == flag]
+                if len(sub) == rows[name].nnz:
+                    at[name] = sub
 
         def cos(qname, field):
-            m = at.get(field)
-            if m is None:
-                m = at[field] = _in_positions(rows[field], cols)
+            p = at.get(field)
+            if p is None:
+                p = at[field] = np.searchsorted(cols, rows[field].indices)
             qv = q[qname]
             v = np.zeros(len(cols), dtype=qv.dtype)
             v[np.searchsorted(cols, qv.indices)] = qv.data
-            return m @ v
+            return _csr_dot(rows[field].indptr, p, rows[field].data, v)
+        # (Q) presence of the demand's words in the firm's profile: _presence_share's sums
+        # (each row's weights added in entry order from 0; the entries outside the query's
+        # columns add +0.0), read through the positions above
+        rid = np.repeat(np.arange(n), np.diff(base.indptr))
+
+        def share(qname):
+            qq = q[qname]
+            if not len(qq.indices) or not base.nnz:
+                return np.zeros(n)
+            w = np.zeros(len(cols), dtype=np.result_type(qq.data.dtype, np.float64))
+            w[np.searchsorted(cols, qq.indices)] = qq.data
+            return np.bincount(rid, weights=w[pos], minlength=n)
         out = {"all": cos("all", "all"), "words": cos("words", "words"), "bigrams": cos("bigrams", "bigrams"),
                "title": cos("title", "all"), "syn": cos("syn", "all"), "prf": cos("prf", "all"),
-               "bm25": cos("bm25", "bm25"),
-               # (Q) presence of the demand's words in the firm's profile
-               "cover": self._presence_share(q["cover"], rows["all"]),
-               "allwords": self._presence_share(q["allwords"], rows["all"])}
+               "bm25": cos("bm25", "bm25"), "cover": share("cover"), "allwords": share("allwords")}
         out.update(zip(fields, by_field.result()))
         return out
 
@@ -1380,7 +1434,7 @@ class Matcher:
         if cols is None:
             idx = self.index_
             other = set(idx.fields) - {"all", *idx.SPLITS}
-            cols = st["_all_cols"] = np.unique(np.concatenate(
+            cols = st["_all_cols"] = _unique(np.concatenate(
                 [np.zeros(0, dtype=np.int32)] + [v.indices for k, v in st["q"].items() if k not in other]))
         return cols
 
@@ -1459,7 +1513,7 @@ class Matcher:
         if not (self.use_text and self.use_graph) or not (self.rel_.nnz or self.rivals_.nnz):
             return out
         R = sp.csr_matrix(self.rel_[firm_idx] + self.rivals_[firm_idx])
-        nb = np.unique(R.indices)
+        nb = _unique(R.indices)
         nb = nb[self.is_sme_[nb]]
         if not len(nb):
             return out
@@ -1609,7 +1663,8 @@ class Matcher:
         for vec in (st["ppr"], st["cf"], st["two_hop"], st["supsim"]) if self.use_graph else ():
             pools.append(vec.top(k, self.is_sme_))
         pools.append(self._chain_pool(st))
-        cand = np.unique(np.concatenate(pools)) if pools else np.arange(0)
+        # (L6: _unique is np.unique by a sort, 4-8x cheaper here)
+        cand = _unique(np.concatenate(pools)) if pools else np.arange(0)
         if len(cand) == 0:
             cand = np.flatnonzero(self.is_sme_)[:k]
         return cand[self.is_sme_[cand]]
@@ -1648,9 +1703,9 @@ class Matcher:
         order = np.argsort(-s, kind="stable")[:top]
         if among is not None:
             order = [i for i in order if self.codes_[cand[i]] in among]
-        return [Match(credit_code=self.codes_[cand[i]], score=float(s[i]),
-                      reasons=self._reasons(d, st, int(cand[i]), X[i]))
-                for i in order]
+        reasons = self._reasons_of(d, st, [int(cand[i]) for i in order], X[order])
+        return [Match(credit_code=self.codes_[cand[i]], score=float(s[i]), reasons=r)
+                for i, r in zip(order, reasons)]
 
     def _firm_index(self, firm) -> int:
         if isinstance(firm, Mapping):
@@ -1902,7 +1957,7 @@ class Matcher:
             st["_qcols"] = qs
         any_cols = st.get("_qcols_any")
         if any_cols is None:
-            any_cols = st["_qcols_any"] = np.union1d(qs[0][0], qs[1][0])
+            any_cols = st["_qcols_any"] = _unique(np.concatenate([qs[0][0], qs[1][0]]))
         return qs, any_cols
 
     def _term_weights(self, st: dict, fi: int) -> tuple[dict[str, float], dict[str, float]]:
@@ -1927,15 +1982,54 @@ class Matcher:
             out.append(got)
         return out[0], out[1]
 
+    def _term_weights_of(self, st: dict, fis: Sequence[int]) -> list[tuple[dict[str, float], dict[str, float]]]:
+        """:meth:`_term_weights` of several firms under one demand (the rows a ranking shows),
+        from one read of their rows and one lookup per query for all of them (the same
+        values, entry by entry: tests/test_rank.py compares them)."""
+        n = len(fis)
+        if n < 2:
+            return [self._term_weights(st, fi) for fi in fis]
+        idx = self.index_
+        names = idx.feature_names("all")
+        qs, any_cols = self._query_cols(st)
+        # (M3: "all" is kept as counts) only the entries in the queries' columns are
+        # weighted: a few dozen of each firm's hundreds, the same values entry by entry
+        mat = idx.rows("all", np.asarray(fis, dtype=np.int64), cols=any_cols)
+        rid = np.repeat(np.arange(n), np.diff(mat.indptr))
+        o = np.lexsort((mat.indices, rid))  # each firm's entries by column
+        cols, vals, rid = mat.indices[o], mat.data[o], rid[o]
+        per_query = []
+        for qi, qd in qs:
+            if not len(qi) or not len(cols):
+                per_query.append(None)
+                continue
+            at = np.minimum(np.searchsorted(qi, cols), len(qi) - 1)
+            hit = qi[at] == cols
+            bounds = np.searchsorted(rid[hit], np.arange(n + 1)).tolist()
+            per_query.append((cols[hit].tolist(), (qd[at[hit]] * vals[hit]).tolist(), bounds))
+        out = []
+        for k in range(n):
+            pair = []
+            for got_q in per_query:
+                got: dict[str, float] = {}
+                if got_q is not None:
+                    hc, hv, b = got_q
+                    for j, v in zip(hc[b[k]:b[k + 1]], hv[b[k]:b[k + 1]]):
+                        got[names[j]] = v
+                pair.append(got)
+            out.append((pair[0], pair[1]))
+        return out
+
     def _matched_terms(self, st: dict, fi: int, limit: int = 8) -> list[str]:
         return self._shared_terms(st, fi, limit)[0]
 
-    def _shared_terms(self, st: dict, fi: int, limit: int = 8, f: dict | None = None) -> tuple[list[str], list[str]]:
+    def _shared_terms(self, st: dict, fi: int, limit: int = 8, f: dict | None = None,
+                      weights: tuple[dict, dict] | None = None) -> tuple[list[str], list[str]]:
         """(terms, related). terms: the longest phrases of the demand's own text (as written:
         case and width kept) that the firm's text also contains, best first; a phrase counts
         when it holds a token that weighs in the match. related: "demand word → firm word"
         for what the firm shares only with the demand's synonyms and problem-word expansions."""
-        own, syn = self._term_weights(st, fi)
+        own, syn = self._term_weights(st, fi) if weights is None else weights
         f = self.firms_[fi] if f is None else f  # (a record is decoded when read)
         dtext, dnorm, dpos = st["_text"]
         fnorm, fpos, ftext = _norm_chars(_firm_text(f))
@@ -2093,7 +2187,12 @@ class Matcher:
                 steps += [ch, seg]
             elif kind == "term":
                 if not steps and hops[3] is None:
-                    segs = [s for s in self.taxonomy_.segments_for_term(label) if s[0] in st["chains"]]
+                    # (the same seed term comes back firm after firm: looked up once per demand)
+                    by_term = st.setdefault("_term_segs", {})
+                    got = by_term.get(label)
+                    if got is None:
+                        got = by_term[label] = self.taxonomy_.segments_for_term(label)
+                    segs = [s for s in got if s[0] in st["chains"]]
                     steps += list(segs[0]) if segs else chains[:1]
                 steps.append(self._shown_word(st, f, label))
             elif kind == "firm":
@@ -2146,7 +2245,14 @@ class Matcher:
         pos = fnorm.find(word)
         return ftext[fpos[pos]:fpos[pos + len(word) - 1] + 1] if pos >= 0 else word
 
-    def _reasons(self, d: dict, st: dict, fi: int, x: np.ndarray) -> dict:
+    def _reasons_of(self, d: dict, st: dict, fis: Sequence[int], X: np.ndarray) -> list[dict]:
+        """The reasons of the firms ``fis`` (rows of ``X``) ranked for one demand: their term
+        weights read from one read of their rows, then each firm's reasons."""
+        return [self._reasons(d, st, fi, x, w) for fi, x, w in zip(fis, X, self._term_weights_of(st, fis))]
+
+    def _reasons(self, d: dict, st: dict, fi: int, x: np.ndarray, weights: tuple[dict, dict] | None = None) -> dict:
+        """Why firm ``fi`` is ranked for the demand (see the ranking contract in docs/design.md).
+        ``weights``: its :meth:`_term_weights`, when the caller read them for several firms."""
         f = self.firms_[fi]
         if "_text" not in st:
             st["_text"] = _demand_chars(d)
@@ -2160,7 +2266,8 @@ class Matcher:
             if cf is None and other != leader:
                 cf = st["cf"][fi][0] > 0
             if other == leader or cf:
-                oname = self.firms_[self.firm_pos_[other]].get("name", other) if other in self.firm_pos_ else other
+                op = self.firm_pos_.get(other)
+                oname = self.firms_[op].get("name", other) if op is not None else other
                 year = f"（{r['year']}年）" if r.get("year") else ""
                 rels.append(f"{r.get('relation', '')}：{oname}{year}")
         m = self._model(st)
@@ -2168,7 +2275,7 @@ class Matcher:
         text = float(contrib[_TEXT_PART].sum())
         graph = float(contrib[_GRAPH_PART].sum())
         prior = float(contrib[_PRIOR_PART].sum())
-        terms, related = self._shared_terms(st, fi, f=f)
+        terms, related = self._shared_terms(st, fi, f=f, weights=weights)
         return {
             "terms": terms,
             "related": related,

@@ -348,3 +348,35 @@ def test_one_row_weighted_queries_and_rows_cut_to_columns_equal_the_general_path
                               np.concatenate([[0], np.cumsum(keep)])[full.indptr]), shape=full.shape)
         assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
         assert got.data.tobytes() == want.data.tobytes() and got.nnz > 0
+
+
+def test_query_family_and_rows_and_derived_equal_the_separate_calls_to_the_bit():
+    # A demand's whole-profile, words, bigrams and BM25 query rows come from one count of its
+    # tokens (query_family), and a ranking's candidate rows with their derived rows from one
+    # read of the stored counts (rows_and_derived): both must be what the separate calls give.
+    import random
+    docs = _corpus(120)
+    idx = FieldIndex(["pt", "all", "words", "bigrams"], max_df=0.5, split_from="all",
+                     bm25_fields=["all"]).fit(docs)
+    pool = sorted({t for d in docs for t in d["all"]}) + ["未登录词", BIGRAM_PREFIX + "未登"]
+    rng = random.Random(3)
+    for toks in [[], ["未登录词"]] + [[rng.choice(pool) for _ in range(rng.randint(1, 300))] for _ in range(60)]:
+        fam = idx.query_family("all", toks)
+        words, bigrams = split_words_bigrams(toks)
+        want = {"all": idx.transform("all", [toks]), "words": idx.transform("words", [words]),
+                "bigrams": idx.transform("bigrams", [bigrams]), "bm25": idx.bm25_query("all", [toks])}
+        assert set(fam) == set(want)
+        for k, w in want.items():
+            assert fam[k].shape == w.shape and fam[k].dtype == w.dtype
+            assert np.array_equal(fam[k].indices, w.indices) and fam[k].data.tobytes() == w.data.tobytes(), k
+    docs_at = np.array([7, 3, 50, 3, 119, 0])
+    width = idx.rows("all", docs_at).shape[1]
+    some = np.unique(np.array([rng.randrange(width) for _ in range(width // 3)], dtype=np.int32))
+    for cols in (None, some):
+        got = idx.rows_and_derived("all", docs_at, cols=cols)
+        base = idx.rows("all", docs_at, cols=cols)
+        want = {"all": base, **idx.derived_rows("all", docs_at, base=base)}
+        assert set(got) == set(want) == {"all", "words", "bigrams", "bm25"}
+        for k, w in want.items():
+            assert np.array_equal(got[k].indptr, w.indptr) and np.array_equal(got[k].indices, w.indices), k
+            assert got[k].data.tobytes() == w.data.tobytes() and got[k].nnz > 0, k

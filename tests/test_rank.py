@@ -537,3 +537,19 @@ def test_relation_pool_and_g_relnb_reach_a_related_firm_for_a_brief_call():
     m0 = Matcher().fit(firms, DEMANDS + [brief], RELATIONS)
     X = m0._features(m0._state(m0.demand_pos_["B1"]), np.array([r1, r2]))
     assert (X[:, g] == 0.0).all()
+
+
+def test_term_weights_and_reasons_of_the_shown_rows_equal_each_firms_own(matcher):
+    # rank_smes reads the shown firms' term weights at once (_term_weights_of, _reasons_of):
+    # each firm's must be what _term_weights and _reasons give it alone
+    import numpy as np
+
+    for did in ("D1", "D2"):
+        d, st = matcher._resolve_demand(did)
+        cand = [int(c) for c in matcher._candidates(st)]
+        assert len(cand) > 1
+        many = matcher._term_weights_of(st, cand)
+        assert many == [matcher._term_weights(st, fi) for fi in cand]
+        assert any(own for own, _ in many)
+        X = matcher._features(st, np.asarray(cand))
+        assert matcher._reasons_of(d, st, cand, X) == [matcher._reasons(d, st, fi, x) for fi, x in zip(cand, X)]
