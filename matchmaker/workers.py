@@ -9,7 +9,7 @@ import concurrent.futures
 import os
 import threading
 
-__all__ = ["Done", "per_process", "run"]
+__all__ = ["Done", "Job", "per_process", "run"]
 
 _LOCK = threading.Lock()
 
@@ -29,6 +29,26 @@ class Done:
         return True
 
 
+class Job:
+    """A job submitted to a pool, read as its future. ``result()`` runs the job on the calling
+    thread when no worker has taken it up yet (taken off the queue: the same call, hence the
+    same result): a caller that has nothing else to do then works instead of waiting for a
+    worker busy with an earlier job."""
+
+    __slots__ = ("future", "fn", "args")
+
+    def __init__(self, future: concurrent.futures.Future, fn, args: tuple):
+        self.future, self.fn, self.args = future, fn, args
+
+    def result(self):
+        if self.future.cancel():
+            return self.fn(*self.args)
+        return self.future.result()
+
+    def done(self) -> bool:
+        return self.future.done()
+
+
 def per_process(slot: list, workers: int, prefix: str) -> concurrent.futures.ThreadPoolExecutor | None:
     """The pool kept in ``slot`` ([pid, executor]) for this process, made on first use; None
     when the process may run on one core only."""
@@ -43,12 +63,12 @@ def per_process(slot: list, workers: int, prefix: str) -> concurrent.futures.Thr
 
 
 def run(pool: concurrent.futures.Executor | None, fn, *args):
-    """``fn(*args)`` on ``pool`` (a future), or now when there is no pool (a :class:`Done`).
+    """``fn(*args)`` on ``pool`` (a :class:`Job`), or now when there is no pool (a :class:`Done`).
     Also now when the pool is shut down: at interpreter exit concurrent.futures shuts pools
     down while a daemon thread, such as the web app's warm-up, may still rank."""
     if pool is not None:
         try:
-            return pool.submit(fn, *args)
+            return Job(pool.submit(fn, *args), fn, args)
         except RuntimeError:
             pass
     return Done(fn(*args))
