@@ -3,12 +3,16 @@
     .venv/bin/python bench/fit_weights.py                 # fit, report CV figures, write weights
     .venv/bin/python bench/fit_weights.py --no-write      # report only
     .venv/bin/python bench/fit_weights.py --C 1           # one C for every demand kind (default: auto)
+    .venv/bin/python bench/fit_weights.py --prf-grid 30   # feedback terms: 30 for every kind (default: chosen)
 
 For every judged set (handwritten-dev, ickg-industry, ickg-supply under ../shared/bench) the
 Matcher generates its candidates per demand and computes pair features; a logistic regression
 over standardised features learns the blend (grade 2 counts twice grade 1), one per demand
 kind; per kind, the model (pointwise, or pairwise: which of two firms of a demand is better)
-and its regularisation C are chosen by cross-validation. The figures reported are
+and its regularisation C are chosen by cross-validation, then (with that blend) how many
+pseudo-relevance-feedback terms its demands' queries keep (the rows are collected once per
+PRF_GRID value; stored as "prf_terms" in weights.json, read by Matcher(prf_terms=None)). The
+figures reported are
 cross-validated: GroupKFold over demands, so a demand is always ranked by weights that never
 saw its judgments; "split A->B" fits on one half of each set's demands (stratified by
 difficulty) and measures on the other. "repeated cv" averages 10 shuffled fold assignments that
@@ -68,12 +72,13 @@ def ndcg_at(ranked: list[str], judged: dict[str, int], k: int = 10) -> float:
     return dcg / idcg if idcg > 0 else 0.0
 
 
-def collect(name: str, path: Path, taxonomy=None):
-    """Pair features for every demand: rows (set, demand, firm, in_candidates, grade, x)."""
+def collect(name: str, path: Path, taxonomy=None, prf_terms: int | None = None):
+    """Pair features for every demand: rows (set, demand, firm, in_candidates, grade, x).
+    ``prf_terms``: feedback terms for every demand (None: as the packaged weights say)."""
     firms, demands, relations = load_dir(path)
     qrels = read_qrels(path / "qrels.txt")
     t0 = time.time()
-    m = build_matcher(firms, demands, relations, taxonomy=taxonomy)
+    m = build_matcher(firms, demands, relations, taxonomy=taxonomy, prf_terms=prf_terms)
     fit_s = time.time() - t0
     rows = []
     for d in demands:
@@ -160,6 +165,38 @@ def choose_C(rows, qrels_by_set, grid=(0.03, 0.1, 0.3, 1.0), models=("pointwise"
         if not best[1][2]:
             best = (best[0], best[1][:2])
         out[kind] = best[1]
+    return out
+
+
+# (Q7) Feedback terms per demand kind (Matcher prf_terms), chosen by the kind's
+# cross-validation (choose_prf) among these; the first is the Matcher's PRF_TERMS. Measured on
+# handwritten-dev (repeated 10x5 CV, pointwise C 0.3): 15 and 20 terms lose 0.015-0.02, 35 to
+# 75 gain 0.001-0.004 overall (0.003-0.019 on hard demands), with noise of the same size
+# between neighbours, hence a coarse grid and a tie rule.
+PRF_GRID = (30, 45, 60)
+# Of values whose cross-validated nDCG@10 is within this of the best, the fewest terms is
+# kept: a shorter feedback query costs less in every first ranking (its whole-corpus scores).
+PRF_TIE = 0.001
+
+
+def choose_prf(rows_by_prf, C, qrels_by_set, difficulty=None, reps=0) -> dict:
+    """{kind: feedback terms}: per demand kind, the PRF_GRID value whose rows (collected with
+    that many terms for every demand) give the kind's blend (its model and C as chosen by
+    choose_C) the best cross-validated nDCG@10 (repeated for kinds under SMALL_KIND demands,
+    GroupKFold for the others), the fewest terms within PRF_TIE of it."""
+    out = {}
+    values = sorted(rows_by_prf)
+    kinds = sorted({r[6] for r in rows_by_prf[values[0]]})
+    for kind in kinds:
+        model, c, drop = c_for(C, kind)
+        figs = {}
+        for v in values:
+            sub = [r for r in rows_by_prf[v] if r[6] == kind]
+            small = reps and len({(r[0], r[1]) for r in sub}) < SMALL_KIND
+            figs[v] = _cv_mean(sub, kind, [model, c, list(drop)], qrels_by_set, difficulty, reps if small else 0)
+            print(f"  {kind:9s} prf_terms {v:<3d} {model} C {c} cv nDCG@10 {figs[v]:.4f}", flush=True)
+        best = max(figs.values())
+        out[kind] = min(v for v in values if figs[v] >= best - PRF_TIE)
     return out
 
 
@@ -425,6 +462,21 @@ def firm_direction(matcher, qrels, model_for_demand):  # noqa: C901
     return float(np.mean(vals)) if vals else 0.0
 
 
+def repeated_firm_direction(rows, qrels_by_set, difficulty, C, matcher, reps=10, folds=5):
+    """(Q7) The SME direction's nDCG@10 (firm_direction) with each demand scored by the blend
+    of its out-of-fold models, averaged over ``reps`` shuffled fold assignments of
+    handwritten-dev's demands (as repeated_cv): the GroupKFold figure moves by ~0.01 when a
+    change adds or drops candidate rows and its folds move (0.929-0.950 over ten assignments
+    of the same rows)."""
+    sub = [r for r in rows if r[0] == "handwritten-dev"]
+    vals = []
+    for rep in range(reps):
+        _, models = cv_scores(sub, C, folds, fold_of=shuffled_folds(sub, difficulty, rep, folds))
+        model_of = {g.split("|", 1)[1]: model for model, groups in models for g in groups}
+        vals.append(firm_direction(matcher, qrels_by_set["handwritten-dev"], model_of.__getitem__))
+    return float(np.mean(vals))
+
+
 def main(argv=None):
     global MODEL
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -438,6 +490,9 @@ def main(argv=None):
                          "from single firms; --C auto chooses per demand kind")
     ap.add_argument("--out", default=str(WEIGHTS_PATH))
     ap.add_argument("--dump", help="also pickle the feature rows to this file (for experiments)")
+    ap.add_argument("--prf-grid", default=",".join(map(str, PRF_GRID)),
+                    help="feedback term counts tried per demand kind (comma-separated; one value: "
+                         "that many for every kind)")
     ap.add_argument("--reps", type=int, default=10,
                     help="repetitions of the shuffled-fold CV reported as 'repeated cv' (0: skip)")
     args = ap.parse_args(argv)
@@ -450,21 +505,22 @@ def main(argv=None):
         print(f"taxonomy unavailable ({exc}); fitting without it")
         taxonomy = None
 
-    rows, qrels_by_set, matchers = [], {}, {}
-    for name in args.sets.split(","):
-        path = SETS[name]
-        if not (path / "qrels.txt").exists():
-            print(f"skip {name}: {path} not found")
-            continue
-        m, r, q, fit_s = collect(name, path, taxonomy)
-        print(f"{name}: {len(q)} demands, {len(r)} pairs, fit {fit_s:.1f}s")
-        rows += r
-        qrels_by_set[name] = q
-        matchers[name] = m
-    if args.dump:
-        import pickle
-        with open(args.dump, "wb") as fh:
-            pickle.dump((rows, qrels_by_set), fh)
+    # (Q7) the rows once per feedback size of PRF_GRID (every demand with that many terms)
+    prf_grid = [int(v) for v in args.prf_grid.split(",")]
+    rows_by_prf, matchers_by_prf, qrels_by_set = {}, {}, {}
+    for prf in prf_grid:
+        rows_by_prf[prf], matchers_by_prf[prf] = [], {}
+        for name in args.sets.split(","):
+            path = SETS[name]
+            if not (path / "qrels.txt").exists():
+                print(f"skip {name}: {path} not found")
+                continue
+            m, r, q, fit_s = collect(name, path, taxonomy, prf)
+            print(f"{name} (prf_terms {prf}): {len(q)} demands, {len(r)} pairs, fit {fit_s:.1f}s")
+            rows_by_prf[prf] += r
+            qrels_by_set[name] = q
+            matchers_by_prf[prf][name] = m
+    rows, matchers = rows_by_prf[prf_grid[0]], matchers_by_prf[prf_grid[0]]
     diff_path = SETS["handwritten-dev"] / "difficulty.tsv"
     difficulty = dict(l.split() for l in diff_path.read_text().splitlines() if l.strip()) \
         if diff_path.exists() else {}
@@ -474,6 +530,25 @@ def main(argv=None):
         print("model and C per demand kind:", args.C)
     else:
         args.C = {"default": [MODEL, float(args.C)]}
+    # (Q7) feedback terms per kind, by the kind's CV with the blend chosen at the first value;
+    # each kind's rows are then the ones collected with its number. The blends are not chosen
+    # again on those rows: a second choice over the same demands overfits them (measured on
+    # handwritten-dev at 45 terms: C 0.1 rechosen, repeated CV 0.909 but split A->B hard 0.853
+    # -> 0.804; kept C 0.3: 0.907, A->B hard 0.865)
+    prf_by_kind = {}
+    if len(prf_grid) > 1:
+        prf_by_kind = choose_prf(rows_by_prf, args.C, qrels_by_set, difficulty=difficulty, reps=args.reps)
+        print("feedback terms per demand kind:", prf_by_kind)
+        rows = [r for v in prf_grid for r in rows_by_prf[v] if prf_by_kind.get(r[6], prf_grid[0]) == v]
+        if "handwritten-dev" in matchers:  # (its demands are detailed: the SME direction's matcher)
+            matchers = dict(matchers, **{"handwritten-dev": matchers_by_prf[prf_by_kind.get(
+                "detailed", prf_grid[0])]["handwritten-dev"]})
+    else:
+        prf_by_kind = {k: prf_grid[0] for k in {r[6] for r in rows}}
+    if args.dump:
+        import pickle
+        with open(args.dump, "wb") as fh:
+            pickle.dump((rows, qrels_by_set), fh)
     split = split_check(rows, qrels_by_set, difficulty, args.C)
     cv, models = cv_scores(rows, args.C)
     X, grade, y = arrays(rows)
@@ -509,6 +584,9 @@ def main(argv=None):
             m, q, lambda did: fold_of.get(did, full))
         report["in_sample"]["handwritten-dev/firm-direction"] = firm_direction(
             m, q, lambda did: profiles.get(m.demand_kind_of(did), full))
+        if args.reps:
+            report[f"repeated cv ({args.reps}x5)"]["handwritten-dev/firm-direction"] = \
+                repeated_firm_direction(rows, qrels_by_set, difficulty, args.C, m, args.reps)
     for kind, figs in report.items():
         print(kind)
         for k, v in figs.items():
@@ -520,7 +598,7 @@ def main(argv=None):
             return {"features": list(FEATURES), "mean": model["mean"].tolist(),
                     "scale": model["scale"].tolist(), "coef": model["coef"].tolist(),
                     "intercept": model["intercept"]}
-        out = {**plain(full), "C": args.C,
+        out = {**plain(full), "C": args.C, "prf_terms": prf_by_kind,
                "profiles": {k: plain(v) for k, v in profiles.items()},
                "ablations": {abl: {**plain(a_full), "profiles": {k: plain(v) for k, v in a_prof.items()}}
                              for abl, (a_full, a_prof) in ablations.items()},

@@ -620,7 +620,9 @@ class Matcher:
     ----------
     weights: fitted blend (dict as in ``model/weights.json``), a path, or None for the packaged one.
     candidates: how many firms each generator contributes to the rerank stage.
-    prf_docs, prf_terms: pseudo-relevance feedback (top documents read, terms kept).
+    prf_docs, prf_terms: pseudo-relevance feedback (top documents read, terms kept);
+    ``prf_terms`` None: the number fitted per demand kind (``prf_terms`` in weights.json,
+    chosen by bench/fit_weights.py), PRF_TERMS for a kind it does not name.
     syn_weight: weight of synonym / problem-word expansions relative to exact terms.
     use_bigrams: fuse character bigrams with segmenter words.
     alpha: PageRank damping.
@@ -633,7 +635,7 @@ class Matcher:
     t_concept; one int8 per dimension and firm) and the most firms its SVD is fitted on.
     """
 
-    def __init__(self, weights=None, candidates: int = 200, prf_docs: int = 5, prf_terms: int = 30,
+    def __init__(self, weights=None, candidates: int = 200, prf_docs: int = 5, prf_terms: int | None = None,
                  syn_weight: float = 0.5, use_bigrams: bool = True, alpha: float = 0.5,
                  graph_keep: int = 5000, template_df: float = 0.3, use_text: bool = True,
                  use_graph: bool = True, supplier_terms: int = 100, concept_dims: int = 32,
@@ -763,6 +765,8 @@ class Matcher:
         elif isinstance(w, (str, Path)):
             w = load_weights(w) or _DEFAULT_WEIGHTS
         off = self._ablated_columns()
+        # (Q7) feedback terms per demand kind, fitted with the blends (the ablations share them)
+        self.prf_by_kind_ = {str(k): int(v) for k, v in (w.get("prf_terms") or {}).items()}
         abl = self.ablation_name()
         if abl and (w.get("ablations") or {}).get(abl):
             w = w["ablations"][abl]
@@ -1289,7 +1293,7 @@ class Matcher:
                 # the top documents' rows summed, weighted by their scores (over the columns
                 # they use: the vocabulary is ~1M wide at 200k firms)
                 cols, cent = _column_sums(idx.rows("all", top), base_sme[top])
-                v = _top_row(cols, cent, self.prf_terms, qv["all"].shape[1])
+                v = _top_row(cols, cent, self._prf_terms_for(d, q_tokens, lead), qv["all"].shape[1])  # (Q7)
                 norm = math.sqrt(float(v.multiply(v).sum())) or 1.0
                 qv["prf"] = v / norm
         st["q"] = qv
@@ -1567,6 +1571,29 @@ class Matcher:
         if st["n_partners"] > 0:
             return "network"
         return "brief"
+
+    # (Q7) feedback terms kept when neither the Matcher nor weights.json says otherwise
+    PRF_TERMS = 30
+
+    def _prf_terms_for(self, d: dict, q_tokens: list[str], lead) -> int:
+        """(Q7) How many feedback terms a demand's query keeps: ``prf_terms`` when given, else
+        the number fitted for its kind (bench/fit_weights.py chooses it per kind by
+        cross-validation). ``lead``: the future of the leader's graph part, read only when the
+        brief and network kinds keep different numbers (the kind of a demand without specs
+        and with few words depends on its leader's known suppliers)."""
+        if self.prf_terms is not None:
+            return int(self.prf_terms)
+        by_kind = getattr(self, "prf_by_kind_", None) or {}
+        if not by_kind:
+            return self.PRF_TERMS
+        n_words = self._n_words(q_tokens)
+        if (d.get("specs") or "").strip() or n_words >= 25:
+            return by_kind.get("detailed", self.PRF_TERMS)
+        brief, network = by_kind.get("brief", self.PRF_TERMS), by_kind.get("network", self.PRF_TERMS)
+        if brief == network:
+            return brief
+        kind = self.demand_kind(d, {"n_words": n_words, "n_partners": lead.result()["n_partners"]})
+        return by_kind.get(kind, self.PRF_TERMS)
 
     def _text_pools(self, st: dict) -> list[np.ndarray]:
         """The best SMEs by each whole-corpus text score (whole profile, expansions, feedback,
